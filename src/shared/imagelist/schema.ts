@@ -1,0 +1,145 @@
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+
+/**
+ * JSON Schemas of the image list (SPEC.md section 2). The same validator technology
+ * (ajv) checks the configuration and the push API bodies.
+ */
+
+export const DATE_PATTERN = '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$';
+
+const text = { type: 'string' } as const;
+const date = { type: 'string', pattern: DATE_PATTERN } as const;
+
+export const endorserSchema = {
+  type: 'object',
+  required: ['hv:x509'],
+  properties: {
+    'hv:x509': {
+      type: 'object',
+      required: ['hv:dn', 'hv:ca', 'hv:email', 'dc:creator'],
+      properties: { 'hv:dn': text, 'hv:ca': text, 'hv:email': text, 'dc:creator': text },
+    },
+  },
+} as const;
+
+export const listSchema = {
+  type: 'object',
+  required: [
+    'dc:identifier',
+    'dc:title',
+    'dc:description',
+    'dc:source',
+    'dc:date:created',
+    'dc:date:expires',
+    'hv:version',
+    'hv:uri',
+    'hv:endorser',
+    'hv:images',
+  ],
+  properties: {
+    'dc:identifier': { type: 'string', minLength: 1 },
+    'dc:title': text,
+    'dc:description': text,
+    'dc:source': text,
+    'dc:date:created': date,
+    'dc:date:expires': date,
+    'hv:version': { type: 'string', minLength: 1 },
+    'hv:uri': text,
+    'ad:vo': text,
+    'hv:endorser': endorserSchema,
+    'hv:images': { type: 'array', items: { type: 'object' } },
+    'vmi:appliances': { type: 'array', items: { type: 'object' } },
+  },
+} as const;
+
+export const imageSchema = {
+  type: 'object',
+  required: [
+    'dc:identifier',
+    'dc:title',
+    'dc:description',
+    'hv:uri',
+    'hv:size',
+    'sl:checksum:sha512',
+    'sl:arch',
+    'sl:os',
+    'sl:osversion',
+    'sl:comments',
+    'hv:hypervisor',
+    'hv:version',
+  ],
+  properties: {
+    'dc:identifier': { type: 'string', minLength: 1 },
+    'dc:title': text,
+    'dc:description': text,
+    'hv:uri': { type: 'string', pattern: '^[hH][tT][tT][pP][sS]?://' },
+    // AppDB writes the size as a decimal string: tolerated on read.
+    'hv:size': {
+      anyOf: [
+        { type: 'integer', minimum: 0 },
+        { type: 'string', pattern: '^[0-9]{1,16}$' },
+      ],
+    },
+    'sl:checksum:sha512': { type: 'string', pattern: '^[0-9a-fA-F]{128}$' },
+    'sl:arch': text,
+    'sl:os': text,
+    'sl:osversion': text,
+    'sl:comments': text,
+    'hv:hypervisor': text,
+    // Some writers emit numbers; the text is kept as written.
+    'hv:version': { type: ['string', 'number'] },
+    'hv:format': text,
+    'dc:date:expires': date,
+    'vmi:supersedes': { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1 } },
+    'vmi:appliance': { type: 'string', minLength: 1 },
+  },
+} as const;
+
+export const applianceSchema = {
+  type: 'object',
+  required: ['dc:identifier', 'dc:title', 'hv:version', 'vmi:images'],
+  properties: {
+    'dc:identifier': { type: 'string', minLength: 1 },
+    'dc:title': text,
+    'hv:version': { type: 'string', minLength: 1 },
+    'vmi:supersedes': { type: 'array', maxItems: 64, items: { type: 'string', minLength: 1 } },
+    'vmi:images': {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['vmi:role', 'dc:identifier'],
+        properties: {
+          'vmi:role': { type: 'string', minLength: 1 },
+          'dc:identifier': { type: 'string', minLength: 1 },
+        },
+      },
+    },
+  },
+} as const;
+
+export const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
+
+export const validateList: ValidateFunction = ajv.compile(listSchema);
+export const validateImage: ValidateFunction = ajv.compile(imageSchema);
+export const validateAppliance: ValidateFunction = ajv.compile(applianceSchema);
+
+/** One plain sentence for an ajv error, naming the key: "missing key hv:size". */
+export function describeSchemaError(errors: ErrorObject[] | null | undefined): string {
+  const first = errors?.[0];
+  if (first === undefined) return 'invalid document';
+  if (first.keyword === 'required') {
+    const missing = (first.params as { missingProperty?: string }).missingProperty ?? '?';
+    return `missing key ${pathOf(first.instancePath, missing)}`;
+  }
+  return `${pathOf(first.instancePath)} ${first.message ?? 'is invalid'}`;
+}
+
+function pathOf(instancePath: string, child?: string): string {
+  const parts = instancePath
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  if (child !== undefined) parts.push(child);
+  return parts.length === 0 ? 'document' : parts.join('/');
+}

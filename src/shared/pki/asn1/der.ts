@@ -1,0 +1,148 @@
+import * as asn1js from 'asn1js';
+import { VmiError, type ErrorCode } from '../../errors.js';
+import type { AlgorithmId, Name, NameAttribute } from '../types.js';
+
+/**
+ * Helpers over asn1js. Together with the other files of this directory this is the only
+ * place that touches the ASN.1/CMS/X.509 libraries; everything leaves it as plain data.
+ */
+
+export class DerError extends Error {
+  override readonly name = 'DerError';
+}
+
+export function fail(message: string): never {
+  throw new DerError(message);
+}
+
+/** Runs a decoder and turns any failure inside it into one coded error. */
+export function decodeWith<T>(code: ErrorCode, what: string, decode: () => T): T {
+  try {
+    return decode();
+  } catch (err) {
+    if (err instanceof VmiError) throw err;
+    const reason = err instanceof Error ? err.message : String(err);
+    throw new VmiError(code, `${what} cannot be decoded: ${reason}`, { cause: err });
+  }
+}
+
+export function copy(view: Uint8Array | ArrayBuffer): Uint8Array {
+  return new Uint8Array(view instanceof ArrayBuffer ? view.slice(0) : view.slice());
+}
+
+/** Parses exactly one DER/BER element covering all of `bytes`. */
+export function parseDer(bytes: Uint8Array): asn1js.AsnType {
+  const view = bytes.slice();
+  const parsed = asn1js.fromBER(view);
+  if (parsed.offset === -1 || parsed.result.error !== '') {
+    fail(parsed.result.error === '' ? 'invalid encoding' : parsed.result.error);
+  }
+  if (parsed.offset !== view.byteLength) fail('trailing bytes after the encoded value');
+  return parsed.result;
+}
+
+export function encoded(block: asn1js.AsnType): Uint8Array {
+  return copy(block.valueBeforeDecodeView);
+}
+
+export function children(block: asn1js.AsnType | undefined): asn1js.AsnType[] {
+  if (!(block instanceof asn1js.Constructed)) fail('expected a constructed value');
+  return block.valueBlock.value;
+}
+
+export function isContext(block: asn1js.AsnType | undefined, tag: number): boolean {
+  return block !== undefined && block.idBlock.tagClass === 3 && block.idBlock.tagNumber === tag;
+}
+
+export function oidOf(block: asn1js.AsnType | undefined): string {
+  if (!(block instanceof asn1js.ObjectIdentifier)) fail('expected an object identifier');
+  return block.valueBlock.toString();
+}
+
+export function intOf(block: asn1js.AsnType | undefined): number {
+  if (!(block instanceof asn1js.Integer)) fail('expected an integer');
+  const value = block.valueBlock.valueDec;
+  if (!Number.isSafeInteger(value) || value < 0) fail('integer out of range');
+  return value;
+}
+
+export function boolOf(block: asn1js.AsnType | undefined): boolean {
+  if (!(block instanceof asn1js.Boolean)) fail('expected a boolean');
+  return block.valueBlock.value;
+}
+
+export function octetsOf(block: asn1js.AsnType | undefined): Uint8Array {
+  if (block instanceof asn1js.OctetString) {
+    if (block.valueBlock.isConstructed) fail('constructed octet string');
+    return copy(block.valueBlock.valueHexView);
+  }
+  if (block instanceof asn1js.Primitive || block instanceof asn1js.BaseBlock) {
+    // Implicitly tagged primitive, e.g. [0] KeyIdentifier.
+    const hex = (block.valueBlock as { valueHexView?: Uint8Array }).valueHexView;
+    if (hex !== undefined && !(block instanceof asn1js.Constructed)) return copy(hex);
+  }
+  return fail('expected an octet string');
+}
+
+export function bitsOf(block: asn1js.AsnType | undefined): { bytes: Uint8Array; unused: number } {
+  if (!(block instanceof asn1js.BitString) || block.valueBlock.isConstructed) {
+    fail('expected a bit string');
+  }
+  return { bytes: copy(block.valueBlock.valueHexView), unused: block.valueBlock.unusedBits };
+}
+
+/** Serial numbers and other integers as lowercase hex without leading zero octets. */
+export function integerHex(block: asn1js.AsnType | undefined): string {
+  if (!(block instanceof asn1js.Integer)) fail('expected an integer');
+  const hex = Buffer.from(block.valueBlock.valueHexView).toString('hex');
+  return hex.replace(/^(00)+(?=..)/, '');
+}
+
+export function timeOf(block: asn1js.AsnType | undefined): Date {
+  if (block instanceof asn1js.UTCTime || block instanceof asn1js.GeneralizedTime) {
+    const date = block.toDate();
+    if (Number.isNaN(date.getTime())) fail('invalid time');
+    return date;
+  }
+  return fail('expected a time');
+}
+
+export function algorithmOf(block: asn1js.AsnType | undefined): AlgorithmId {
+  if (block === undefined) fail('missing algorithm identifier');
+  const [oid, params] = children(block);
+  return { oid: oidOf(oid), params: params === undefined ? undefined : encoded(params) };
+}
+
+/** Decodes a Name keeping multi-valued RDNs and the raw value bytes (for DN formatting). */
+export function nameOf(block: asn1js.AsnType | undefined): Name {
+  if (!(block instanceof asn1js.Sequence)) fail('expected a name');
+  const rdns: NameAttribute[][] = children(block).map((rdn) => {
+    if (!(rdn instanceof asn1js.Set)) fail('expected a relative distinguished name');
+    const attributes = children(rdn).map((atv) => {
+      const [type, value] = children(atv);
+      if (value === undefined || value.idBlock.tagClass !== 1 || value.idBlock.isConstructed) {
+        fail('unsupported name attribute value');
+      }
+      const raw = (value.valueBlock as { valueHexView?: Uint8Array }).valueHexView;
+      const bytes = raw ?? new TextEncoder().encode((value as asn1js.BaseStringBlock).getValue());
+      return { oid: oidOf(type), tag: value.idBlock.tagNumber, value: copy(bytes) };
+    });
+    if (attributes.length === 0) fail('empty relative distinguished name');
+    return attributes;
+  });
+  return { der: encoded(block), rdns };
+}
+
+export function decodeName(der: Uint8Array): Name {
+  return nameOf(parseDer(der));
+}
+
+/** Decodes the DER of an OCTET STRING value (a CMS messageDigest attribute). */
+export function decodeOctetString(der: Uint8Array): Uint8Array {
+  return octetsOf(parseDer(der));
+}
+
+/** Decodes the DER of an OBJECT IDENTIFIER value (a CMS contentType attribute). */
+export function decodeOid(der: Uint8Array): string {
+  return oidOf(parseDer(der));
+}

@@ -1,0 +1,105 @@
+import { VmiError, type ErrorCode } from '../errors.js';
+import type { CrlMode } from './crl.js';
+import { formatOneline, sameName } from './dn.js';
+import { OID } from './oids.js';
+import { publicKeyOf, verifySignature } from './signature.js';
+import type { Certificate } from './types.js';
+
+/** Rules shared by the CA path validator (chain.ts) and the proxy walker (proxy.ts). */
+
+export interface ChainPolicy {
+  /** `smime` requires emailProtection (or anyExtendedKeyUsage) where EKU is present. */
+  purpose: 'smime' | 'any';
+  allowSha1: boolean;
+  minRsaBits: number;
+  crl: CrlMode;
+  /** Per-anchor CRL mode, keyed by the anchor's oneline subject (e.g. a CA without CRLs). */
+  crlByAnchor: Readonly<Record<string, CrlMode>>;
+}
+
+export const DEFAULT_CHAIN_POLICY: Readonly<ChainPolicy> = Object.freeze({
+  purpose: 'smime',
+  allowSha1: false,
+  minRsaBits: 2048,
+  crl: 'require',
+  crlByAnchor: {},
+});
+
+/** Extensions this validator understands; an unknown critical one refuses the certificate. */
+const KNOWN_EXTENSIONS = new Set<string>([
+  OID.basicConstraints,
+  OID.keyUsage,
+  OID.extKeyUsage,
+  OID.subjectAltName,
+  OID.issuerAltName,
+  OID.subjectKeyIdentifier,
+  OID.authorityKeyIdentifier,
+  OID.certificatePolicies,
+  OID.policyMappings,
+  OID.policyConstraints,
+  OID.inhibitAnyPolicy,
+  OID.crlDistributionPoints,
+  OID.authorityInfoAccess,
+  OID.proxyCertInfo,
+  OID.netscapeCertType,
+  OID.vomsAcSeq,
+]);
+
+export function fail(code: ErrorCode, message: string, cert?: Certificate): never {
+  const subject = cert === undefined ? undefined : formatOneline(cert.subject);
+  throw new VmiError(code, message, subject === undefined ? undefined : { details: { subject } });
+}
+
+export function isSelfSigned(cert: Certificate): boolean {
+  return (
+    sameName(cert.subject, cert.issuer) &&
+    verifySignature(cert.signatureAlgorithm, cert.tbs, cert.signature, publicKeyOf(cert.spki))
+  );
+}
+
+/** True when `issuer`'s key made `cert`'s signature. */
+export function signedBy(cert: Certificate, issuer: Certificate): boolean {
+  if (!sameName(cert.issuer, issuer.subject)) return false;
+  return verifySignature(cert.signatureAlgorithm, cert.tbs, cert.signature, publicKeyOf(issuer.spki));
+}
+
+export function checkValidity(cert: Certificate, now: Date): void {
+  const who = formatOneline(cert.subject);
+  if (now.getTime() < cert.notBefore.getTime()) {
+    fail('CERT_NOT_YET_VALID', `${who} is not valid before ${cert.notBefore.toISOString()}`, cert);
+  }
+  if (now.getTime() > cert.notAfter.getTime()) {
+    fail('CERT_EXPIRED', `${who} expired at ${cert.notAfter.toISOString()}`, cert);
+  }
+}
+
+export function checkCriticalExtensions(cert: Certificate): void {
+  const unknown = cert.extensions.find((e) => e.critical && !KNOWN_EXTENSIONS.has(e.oid));
+  if (unknown !== undefined) {
+    fail(
+      'CERT_CRITICAL_EXTENSION',
+      `${formatOneline(cert.subject)} has an unknown critical extension ${unknown.oid}`,
+      cert,
+    );
+  }
+}
+
+/** Extended key usage compatible with S/MIME signing, where the extension is present. */
+export function checkSmimeEku(cert: Certificate, policy: ChainPolicy): void {
+  const eku = cert.extKeyUsage;
+  if (policy.purpose === 'any' || eku === undefined) return;
+  if (!eku.includes(OID.emailProtection) && !eku.includes(OID.anyExtendedKeyUsage)) {
+    fail(
+      'CERT_PURPOSE',
+      `${formatOneline(cert.subject)} is not for S/MIME signing (no emailProtection extended key usage)`,
+      cert,
+    );
+  }
+}
+
+export function checkSigningKeyUsage(cert: Certificate): void {
+  const ku = cert.keyUsage;
+  if (ku !== undefined && !ku.has('digitalSignature') && !ku.has('nonRepudiation')) {
+    fail('CERT_PURPOSE', `${formatOneline(cert.subject)} may not sign (key usage)`, cert);
+  }
+}
