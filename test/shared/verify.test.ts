@@ -12,10 +12,18 @@ describe('verifySignedList', () => {
   it('accepts a list signed by a publisher under a two-level CA path with fresh CRLs', () => {
     const doc = listFor({ eec: grid.publisher, issuer: grid.intermediate });
     const signed = signDocument(doc, grid.publisher, [grid.intermediate]);
-    const result = verifySignedList(signed, grid.store, { now: new Date(), policy: STRICT, vomsDir: new Map() });
+    const result = verifySignedList(signed, grid.store, {
+      now: new Date(),
+      policy: STRICT,
+      vomsDir: new Map(),
+    });
     assert.equal(result.signer.dn, grid.publisher.subject);
     assert.equal(result.signer.ca, grid.intermediate.subject);
-    assert.deepEqual(result.signer.chain, [grid.publisher.subject, grid.intermediate.subject, grid.root.subject]);
+    assert.deepEqual(result.signer.chain, [
+      grid.publisher.subject,
+      grid.intermediate.subject,
+      grid.root.subject,
+    ]);
     assert.equal(result.list.images.length, 1);
   });
 });
