@@ -48,6 +48,8 @@ export interface SmimeSignOptions {
   nodetach?: boolean;
   /** Use `openssl cms -sign` instead of `openssl smime -sign`. */
   cms?: boolean;
+  /** Write DER (the bare SignedData) instead of S/MIME. */
+  der?: boolean;
 }
 
 /** Signs `content` with the OpenSSL command line and returns the S/MIME output. */
@@ -62,6 +64,7 @@ export function opensslSign(options: SmimeSignOptions): Uint8Array {
   if (options.text === true) args.push('-text');
   if (options.binary === true) args.push('-binary');
   if (options.nodetach === true) args.push('-nodetach');
+  if (options.der === true) args.push('-outform', 'DER');
   const r = openssl(args);
   if (r.status !== 0) throw new Error(`openssl sign failed: ${r.stderr}`);
   return new Uint8Array(readFileSync(out));
@@ -70,8 +73,8 @@ export function opensslSign(options: SmimeSignOptions): Uint8Array {
 export interface OpensslVerifyOptions {
   caDir: string;
   purpose?: 'smimesign' | 'any';
-  /** -crl_check_all (CRLs of the leaf and of every CA). */
-  crlCheck?: boolean;
+  /** -crl_check_all (CRLs of the leaf and of every CA; the default), -crl_check (leaf only) or none. */
+  crlCheck?: boolean | 'leaf';
   proxies?: boolean;
   binary?: boolean;
   /** Validation time (seconds since the epoch). */
@@ -91,7 +94,8 @@ export function opensslVerify(signed: Uint8Array, options: OpensslVerifyOptions)
   const args = [options.smime === true ? 'smime' : 'cms', '-verify', '-in', file, '-CApath', options.caDir];
   if (options.smime !== true) args.push('-inform', 'SMIME');
   args.push('-out', '/dev/null', '-purpose', options.purpose ?? 'smimesign');
-  if (options.crlCheck !== false) args.push('-crl_check_all');
+  if (options.crlCheck === 'leaf') args.push('-crl_check');
+  else if (options.crlCheck !== false) args.push('-crl_check_all');
   if (options.proxies !== false) args.push('-allow_proxy_certs');
   if (options.binary === true) args.push('-binary');
   if (options.attime !== undefined) args.push('-attime', String(Math.floor(options.attime.getTime() / 1000)));

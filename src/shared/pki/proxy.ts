@@ -43,12 +43,12 @@ function extendsIssuerName(proxy: Certificate, issuer: Certificate): boolean {
 
 /** Pre-RFC (Globus legacy or draft) proxies: refused with a message saying so. */
 function legacyKind(cert: Certificate): string | undefined {
-  if (cert.extensions.some((e) => e.oid === OID.legacyProxyCertInfo)) return 'draft (GT3) proxy';
+  if (cert.extensions.some((e) => e.oid === OID.legacyProxyCertInfo)) return 'draft (GT3) proxies';
   const last = cert.subject.rdns[cert.subject.rdns.length - 1];
   const cn =
     last?.length === 1 && last[0]?.oid === COMMON_NAME ? Buffer.from(last[0].value).toString('latin1') : '';
   const issuerPrefix = cert.issuer.rdns.length === cert.subject.rdns.length - 1;
-  return issuerPrefix && (cn === 'proxy' || cn === 'limited proxy') ? 'legacy Globus proxy' : undefined;
+  return issuerPrefix && (cn === 'proxy' || cn === 'limited proxy') ? 'legacy Globus proxies' : undefined;
 }
 
 function checkProxyRules(proxy: Certificate, issuer: Certificate, depth: number, policy: ChainPolicy): void {
@@ -98,7 +98,7 @@ export function walkProxies(
   for (;;) {
     const legacy = legacyKind(current);
     if (legacy !== undefined)
-      invalid(current, `${legacy}s are not accepted; use an RFC 3820 proxy (voms-proxy-init -rfc)`);
+      invalid(current, `${legacy} are not accepted; use an RFC 3820 proxy (voms-proxy-init -rfc)`);
     if (current.proxyCertInfo === undefined) return { proxies, eec: current };
     if (proxies.length >= MAX_PROXIES) invalid(current, 'too many proxy levels');
     const proxy = current;
