@@ -60,7 +60,14 @@ function checkAc(
 ): VomsAttributes {
   const vo = ac.vo;
   if (vo === undefined || ac.issuer === undefined) throw new Error('the AC names no VO or no issuer');
-  if (ac.holder === undefined || ac.holder.serial !== eec.serial || !sameName(ac.holder.issuer, eec.issuer)) {
+  // RFC 3281 names the holder certificate's issuer here; VOMS servers (and voms-proxy-fake)
+  // write the holder's own subject, and VOMS's verifier accepts either. The serial binds.
+  const holder = ac.holder;
+  if (
+    holder === undefined ||
+    holder.serial !== eec.serial ||
+    !(sameName(holder.issuer, eec.issuer) || sameName(holder.issuer, eec.subject))
+  ) {
     throw new Error(`the AC for ${vo} was issued to another certificate than the signer's`);
   }
   if (now.getTime() < ac.notBefore.getTime())
