@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { DiskFormat, PreparedDisk } from '../../shared/format/types.js';
 import type { JsonObject } from '../../shared/imagelist/model.js';
 
 /**
@@ -7,19 +8,7 @@ import type { JsonObject } from '../../shared/imagelist/model.js';
  * after a crash or a retry must not create a second copy.
  */
 
-/** Disk formats a backend can ask for; conversion uses `qemu-img convert -f <detected>`. */
-export type DiskFormat = 'raw' | 'qcow2' | 'vmdk' | 'vhd' | 'vhdx' | 'vdi';
-
-/** One disk ready for a backend: decompressed, taken out of an OVA, converted if asked. */
-export interface PreparedDisk {
-  path: string;
-  format: DiskFormat;
-  size: number;
-  /** 0-based position in the OVF order (0 for a single-disk image). */
-  index: number;
-  /** Disk file name inside an OVA, or the image identifier. */
-  name: string;
-}
+export type { DiskFormat, PreparedDisk } from '../../shared/format/types.js';
 
 /** What a backend knows about an image: the verified list entry and where it came from. */
 export interface ImageRecord {
