@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { runProgram } from '../shared/cli.js';
 import { addVerifyCommand } from '../shared/verifycli.js';
+import { addCatcherCommands } from './commands.js';
 import { VERSION } from '../shared/version.js';
 
 const NAME = 'vmicatcher';
@@ -16,6 +17,7 @@ export function buildProgram(): Command {
     )
     .option('--config <file>', 'configuration file (YAML)');
   addVerifyCommand(program, NAME);
+  addCatcherCommands(program);
   return program;
 }
 

@@ -29,15 +29,21 @@ export class DigestStream extends Transform {
 }
 
 /** Size and SHA-512 of a file, streaming, with large reads for speed. */
-export async function digestFile(path: string, onProgress?: (bytes: number) => void): Promise<{ size: number; sha512: string }> {
+export async function digestFile(
+  path: string,
+  onProgress?: (bytes: number) => void,
+): Promise<{ size: number; sha512: string }> {
   const hash = createHash('sha512');
   let size = 0;
-  await pipeline(createReadStream(path, { highWaterMark: 4 * 1024 * 1024 }), async (source: AsyncIterable<Buffer>) => {
-    for await (const chunk of source) {
-      hash.update(chunk);
-      size += chunk.length;
-      onProgress?.(size);
-    }
-  });
+  await pipeline(
+    createReadStream(path, { highWaterMark: 4 * 1024 * 1024 }),
+    async (source: AsyncIterable<Buffer>) => {
+      for await (const chunk of source) {
+        hash.update(chunk);
+        size += chunk.length;
+        onProgress?.(size);
+      }
+    },
+  );
   return { size, sha512: hash.digest('hex') };
 }

@@ -1,0 +1,36 @@
+import type { BackendConfig, ExecConfig } from './config.js';
+import { DirectoryBackend } from './directory.js';
+import { createGlanceBackend } from './glance.js';
+import type { Backend } from './types.js';
+
+/**
+ * The static backend registry (STYLE.md rule 8): an exhaustive switch on `type`, nothing
+ * loaded by name at run time. Exec backends are not delivery backends: they consume the
+ * event outbox (src/catcher/outbox.ts).
+ */
+export interface Backends {
+  delivery: Backend[];
+  exec: ExecConfig[];
+}
+
+export function createBackends(configs: readonly BackendConfig[]): Backends {
+  const backends: Backends = { delivery: [], exec: [] };
+  for (const config of configs) {
+    switch (config.type) {
+      case 'directory':
+        backends.delivery.push(new DirectoryBackend(config));
+        break;
+      case 'exec':
+        backends.exec.push(config);
+        break;
+      case 'glance':
+        backends.delivery.push(createGlanceBackend(config));
+        break;
+      default: {
+        const unknown: never = config;
+        throw new Error(`unknown backend type ${JSON.stringify(unknown)}`);
+      }
+    }
+  }
+  return backends;
+}

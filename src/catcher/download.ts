@@ -1,0 +1,237 @@
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, rm, stat, statfs, truncate } from 'node:fs/promises';
+import { once } from 'node:events';
+import { dirname } from 'node:path';
+import type { Got } from 'got';
+import { VmiError } from '../shared/errors.js';
+import { transferError } from '../shared/http.js';
+
+/**
+ * One image download (SPEC.md section 6): stream into a partial file while hashing, abort
+ * at hv:size + 1 byte, refuse an oversized Content-Length before reading, resume with
+ * Range, watch for stalls and slow drips, and leave a file only the caller may rename.
+ */
+
+export interface DownloadJob {
+  uri: string;
+  size: number;
+  sha512: string;
+  partialPath: string;
+}
+
+export interface DownloadLimits {
+  stallMs: number;
+  minBytesPerSecond: number;
+  windowMs: number;
+  minFreeBytes: number;
+}
+
+export interface DownloadResult {
+  /** Bytes fetched over the network in this attempt (resumed bytes excluded). */
+  transferred: number;
+  resumedFrom: number;
+}
+
+async function existingSize(path: string, max: number): Promise<number> {
+  const info = await stat(path).catch(() => undefined);
+  if (info === undefined) return 0;
+  if (info.size > max) {
+    await truncate(path, 0);
+    return 0;
+  }
+  return info.size;
+}
+
+async function hashPrefix(path: string, length: number): Promise<ReturnType<typeof createHash>> {
+  const hash = createHash('sha512');
+  if (length === 0) return hash;
+  for await (const chunk of createReadStream(path, { start: 0, end: length - 1, highWaterMark: 4 << 20 })) {
+    hash.update(chunk as Buffer);
+  }
+  return hash;
+}
+
+async function checkFreeSpace(dir: string, needed: number, margin: number): Promise<void> {
+  const fs = await statfs(dir);
+  const free = fs.bavail * fs.bsize;
+  if (free < needed + margin) {
+    throw new VmiError(
+      'DISK_FULL',
+      `${dir} has ${free} bytes free; ${needed} needed plus a margin of ${margin}`,
+    );
+  }
+}
+
+/** Parses `Content-Range: bytes START-END/TOTAL` and returns START. */
+function rangeStart(header: string | undefined): number | undefined {
+  const m = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(header ?? '');
+  return m === null ? undefined : Number(m[1]);
+}
+
+/** Raised inside the watchdog; carried out through the request's abort. */
+class Watchdog {
+  private lastData = Date.now();
+  private windowStart = Date.now();
+  private windowBytes = 0;
+  private readonly timer: NodeJS.Timeout;
+  reason: VmiError | undefined;
+
+  constructor(limits: DownloadLimits, abort: (err: VmiError) => void) {
+    this.timer = setInterval(
+      () => {
+        const now = Date.now();
+        if (now - this.lastData > limits.stallMs) {
+          this.reason = new VmiError('STALLED', `no data for ${Math.round(limits.stallMs / 1000)} s`);
+        } else if (now - this.windowStart >= limits.windowMs) {
+          const rate = (this.windowBytes * 1000) / (now - this.windowStart);
+          if (rate < limits.minBytesPerSecond) {
+            this.reason = new VmiError(
+              'STALLED',
+              `throughput ${Math.round(rate)} B/s is below the floor of ${limits.minBytesPerSecond} B/s`,
+            );
+          }
+          this.windowStart = now;
+          this.windowBytes = 0;
+        }
+        if (this.reason !== undefined) abort(this.reason);
+      },
+      Math.min(1000, Math.max(50, Math.floor(limits.stallMs / 4))),
+    );
+  }
+
+  data(bytes: number): void {
+    this.lastData = Date.now();
+    this.windowBytes += bytes;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+export async function downloadImage(
+  http: Got,
+  job: DownloadJob,
+  limits: DownloadLimits,
+  signal?: AbortSignal,
+): Promise<DownloadResult> {
+  await mkdir(dirname(job.partialPath), { recursive: true });
+  let offset = await existingSize(job.partialPath, job.size);
+  await checkFreeSpace(dirname(job.partialPath), job.size - offset, limits.minFreeBytes);
+  let hash = await hashPrefix(job.partialPath, offset);
+  const resumedFrom = offset;
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const request = http.stream(job.uri, {
+    headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+    signal: controller.signal,
+    timeout: {
+      lookup: 30_000,
+      connect: 30_000,
+      secureConnect: 30_000,
+      response: Math.max(limits.stallMs, 1000),
+    },
+  });
+  const watchdog = new Watchdog(limits, (err) => request.destroy(err));
+  let transferred = 0;
+  try {
+    const response = await new Promise<{
+      statusCode: number;
+      headers: Record<string, string | string[] | undefined>;
+    }>((resolve, reject) => {
+      request.once('response', resolve);
+      request.once('error', reject);
+    });
+    const status = response.statusCode;
+    const length = Number(response.headers['content-length'] ?? NaN);
+    if (
+      status === 206 &&
+      offset > 0 &&
+      rangeStart(response.headers['content-range'] as string | undefined) === offset
+    ) {
+      // Resuming: append to what we have.
+    } else if (status === 200) {
+      if (offset > 0) {
+        // The server ignored Range: start over cleanly.
+        offset = 0;
+        hash = createHash('sha512');
+        await truncate(job.partialPath, 0);
+      }
+    } else {
+      throw new VmiError('HTTP_STATUS', `${job.uri} answered HTTP ${status}`, { details: { status } });
+    }
+    if (Number.isFinite(length) && offset + length > job.size) {
+      throw new VmiError(
+        'IMAGE_TOO_LARGE',
+        `${job.uri} announces ${offset + length} bytes; the list says ${job.size}`,
+      );
+    }
+    const file = await open(job.partialPath, offset > 0 ? 'a' : 'w');
+    const out = file.createWriteStream();
+    try {
+      for await (const chunk of request as AsyncIterable<Buffer>) {
+        transferred += chunk.length;
+        watchdog.data(chunk.length);
+        if (offset + transferred > job.size) {
+          throw new VmiError(
+            'IMAGE_TOO_LARGE',
+            `${job.uri} sent more than the ${job.size} bytes the list declares`,
+          );
+        }
+        hash.update(chunk);
+        if (!out.write(chunk)) await once(out, 'drain');
+      }
+    } finally {
+      out.end();
+      await once(out, 'close').catch(() => undefined);
+    }
+    const total = offset + transferred;
+    if (total !== job.size) {
+      throw new VmiError(
+        'IMAGE_SIZE_MISMATCH',
+        `${job.uri} ended after ${total} bytes; the list says ${job.size}`,
+      );
+    }
+    const digest = hash.digest('hex');
+    if (digest !== job.sha512) {
+      throw new VmiError(
+        'IMAGE_DIGEST_MISMATCH',
+        `${job.uri}: SHA-512 ${digest.slice(0, 16)}… differs from the list's ${job.sha512.slice(0, 16)}…`,
+      );
+    }
+    return { transferred, resumedFrom };
+  } catch (err) {
+    const coded =
+      watchdog.reason ?? (err instanceof VmiError ? err : (diskError(err) ?? transferError(err, job.uri)));
+    if (['IMAGE_TOO_LARGE', 'IMAGE_SIZE_MISMATCH', 'IMAGE_DIGEST_MISMATCH'].includes(coded.code)) {
+      // Bytes that failed verification are never kept, not even for a resume.
+      await rm(job.partialPath, { force: true });
+    }
+    throw coded;
+  } finally {
+    watchdog.stop();
+    signal?.removeEventListener('abort', onAbort);
+    request.destroy();
+  }
+}
+
+function diskError(err: unknown): VmiError | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new VmiError('DISK_FULL', `no space left for the download: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return undefined;
+}
+
+/** Whether another attempt may succeed (network trouble) or not (the server says no). */
+export function isRetryable(err: VmiError): boolean {
+  if (err.code === 'HTTP_STATUS') {
+    const status = err.details?.['status'];
+    return typeof status === 'number' && (status >= 500 || status === 408 || status === 429);
+  }
+  return err.code !== 'DISK_FULL';
+}

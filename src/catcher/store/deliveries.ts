@@ -1,0 +1,127 @@
+import type { Db } from '../../shared/db.js';
+
+/** Per-backend delivery records: each backend has its own, so one failing blocks no other. */
+
+export type DeliveryState = 'pending' | 'delivered' | 'deprecated' | 'retired';
+
+export interface Delivery {
+  instanceId: number;
+  backend: string;
+  state: DeliveryState;
+  refs: string[];
+  metadataSha256: string | null;
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastError: { code: string; message: string } | null;
+  updatedAt: string;
+}
+
+function fromRow(row: Record<string, unknown>): Delivery {
+  const code = row['last_error_code'] as string | null;
+  return {
+    instanceId: row['instance_id'] as number,
+    backend: row['backend'] as string,
+    state: row['state'] as DeliveryState,
+    refs: JSON.parse(row['refs_json'] as string) as string[],
+    metadataSha256: row['metadata_sha256'] as string | null,
+    attempts: row['attempts'] as number,
+    nextAttemptAt: row['next_attempt_at'] as string | null,
+    lastError: code === null ? null : { code, message: (row['last_error_message'] as string | null) ?? '' },
+    updatedAt: row['updated_at'] as string,
+  };
+}
+
+export function deliveriesOf(db: Db, instanceId: number): Delivery[] {
+  return (
+    db.prepare('SELECT * FROM deliveries WHERE instance_id = ? ORDER BY backend').all(instanceId) as Record<
+      string,
+      unknown
+    >[]
+  ).map(fromRow);
+}
+
+export function delivery(db: Db, instanceId: number, backend: string): Delivery | undefined {
+  const row = db
+    .prepare('SELECT * FROM deliveries WHERE instance_id = ? AND backend = ?')
+    .get(instanceId, backend) as Record<string, unknown> | undefined;
+  return row === undefined ? undefined : fromRow(row);
+}
+
+export function allDeliveries(db: Db, backend: string): Delivery[] {
+  return (
+    db.prepare('SELECT * FROM deliveries WHERE backend = ? ORDER BY instance_id').all(backend) as Record<
+      string,
+      unknown
+    >[]
+  ).map(fromRow);
+}
+
+export function saveDelivery(
+  db: Db,
+  record: {
+    instanceId: number;
+    backend: string;
+    state: DeliveryState;
+    refs: string[];
+    metadataSha256: string | null;
+  },
+  now: Date,
+): void {
+  db.prepare(
+    `INSERT INTO deliveries (instance_id, backend, state, refs_json, metadata_sha256, attempts, updated_at)
+     VALUES (?, ?, ?, ?, ?, 0, ?)
+     ON CONFLICT (instance_id, backend) DO UPDATE SET state = excluded.state, refs_json = excluded.refs_json,
+       metadata_sha256 = excluded.metadata_sha256, attempts = 0, next_attempt_at = NULL, last_error_code = NULL,
+       last_error_message = NULL, updated_at = excluded.updated_at`,
+  ).run(
+    record.instanceId,
+    record.backend,
+    record.state,
+    JSON.stringify(record.refs),
+    record.metadataSha256,
+    now.toISOString(),
+  );
+}
+
+export function recordDeliveryError(
+  db: Db,
+  instanceId: number,
+  backend: string,
+  error: { code: string; message: string },
+  nextAttemptAt: Date,
+  now: Date,
+): void {
+  db.prepare(
+    `INSERT INTO deliveries (instance_id, backend, state, attempts, last_error_code, last_error_message, next_attempt_at, updated_at)
+     VALUES (?, ?, 'pending', 1, ?, ?, ?, ?)
+     ON CONFLICT (instance_id, backend) DO UPDATE SET attempts = attempts + 1, last_error_code = excluded.last_error_code,
+       last_error_message = excluded.last_error_message, next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at`,
+  ).run(instanceId, backend, error.code, error.message, nextAttemptAt.toISOString(), now.toISOString());
+}
+
+export function markApplianceAvailable(
+  db: Db,
+  subscriptionId: string,
+  appliance: string,
+  version: string,
+  backend: string,
+  now: Date,
+): void {
+  db.prepare(
+    `INSERT OR IGNORE INTO appliance_backends (subscription_id, appliance, version, backend, available_at) VALUES (?, ?, ?, ?, ?)`,
+  ).run(subscriptionId, appliance, version, backend, now.toISOString());
+}
+
+export function applianceAvailability(
+  db: Db,
+  subscriptionId: string,
+  appliance: string,
+): { version: string; backend: string; availableAt: string }[] {
+  return (
+    db
+      .prepare(
+        'SELECT version, backend, available_at FROM appliance_backends WHERE subscription_id = ? AND appliance = ?',
+      )
+      .all(subscriptionId, appliance) as { version: string; backend: string; available_at: string }[]
+  ).map((r) => ({ version: r.version, backend: r.backend, availableAt: r.available_at }));
+}

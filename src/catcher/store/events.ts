@@ -1,0 +1,146 @@
+import type { Db } from '../../shared/db.js';
+import type { EventType } from '../events.js';
+
+/** The durable event outbox of the exec backends. */
+
+export interface StoredEvent {
+  id: number;
+  backend: string;
+  session: string;
+  type: EventType;
+  identifier: string | null;
+  instanceId: number | null;
+  env: Record<string, string>;
+  state: 'pending' | 'done' | 'failed';
+  attempts: number;
+  nextAttemptAt: string | null;
+  lastError: { code: string; message: string } | null;
+  createdAt: string;
+}
+
+function fromRow(row: Record<string, unknown>): StoredEvent {
+  const code = row['last_error_code'] as string | null;
+  return {
+    id: row['id'] as number,
+    backend: row['backend'] as string,
+    session: row['session'] as string,
+    type: row['type'] as EventType,
+    identifier: row['identifier'] as string | null,
+    instanceId: row['instance_id'] as number | null,
+    env: JSON.parse(row['env_json'] as string) as Record<string, string>,
+    state: row['state'] as StoredEvent['state'],
+    attempts: row['attempts'] as number,
+    nextAttemptAt: row['next_attempt_at'] as string | null,
+    lastError: code === null ? null : { code, message: (row['last_error_message'] as string | null) ?? '' },
+    createdAt: row['created_at'] as string,
+  };
+}
+
+export function insertEvent(
+  db: Db,
+  backends: readonly string[],
+  event: {
+    session: string;
+    type: EventType;
+    identifier: string | null;
+    instanceId: number | null;
+    env: Record<string, string>;
+  },
+  now: Date,
+): void {
+  const insert = db.prepare(
+    `INSERT INTO events (backend, session, type, identifier, instance_id, env_json, state, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)`,
+  );
+  for (const backend of backends) {
+    insert.run(
+      backend,
+      event.session,
+      event.type,
+      event.identifier,
+      event.instanceId,
+      JSON.stringify(event.env),
+      now.toISOString(),
+    );
+  }
+}
+
+/** The oldest pending event of a backend: events run strictly in order. */
+export function nextPendingEvent(db: Db, backend: string): StoredEvent | undefined {
+  const row = db
+    .prepare(`SELECT * FROM events WHERE backend = ? AND state = 'pending' ORDER BY id LIMIT 1`)
+    .get(backend) as Record<string, unknown> | undefined;
+  return row === undefined ? undefined : fromRow(row);
+}
+
+export function markEventDone(db: Db, id: number, now: Date): void {
+  db.prepare(
+    `UPDATE events SET state = 'done', attempts = attempts + 1, done_at = ?, last_error_code = NULL,
+       last_error_message = NULL, next_attempt_at = NULL WHERE id = ?`,
+  ).run(now.toISOString(), id);
+}
+
+export function markEventFailed(
+  db: Db,
+  id: number,
+  error: { code: string; message: string },
+  nextAttemptAt: Date,
+  giveUp: boolean,
+): void {
+  db.prepare(
+    `UPDATE events SET attempts = attempts + 1, last_error_code = ?, last_error_message = ?, next_attempt_at = ?,
+       state = ? WHERE id = ?`,
+  ).run(error.code, error.message, nextAttemptAt.toISOString(), giveUp ? 'failed' : 'pending', id);
+}
+
+/** Failed events go back into the queue (operator action after fixing a handler). */
+export function retryFailedEvents(db: Db, backend?: string): number {
+  const result = db
+    .prepare(
+      `UPDATE events SET state = 'pending', attempts = 0, next_attempt_at = NULL
+       WHERE state = 'failed' AND (? IS NULL OR backend = ?)`,
+    )
+    .run(backend ?? null, backend ?? null);
+  return result.changes;
+}
+
+export function listEvents(db: Db, where = '1 = 1', ...params: unknown[]): StoredEvent[] {
+  return (
+    db.prepare(`SELECT * FROM events WHERE ${where} ORDER BY id`).all(...params) as Record<string, unknown>[]
+  ).map(fromRow);
+}
+
+export interface OutboxSummary {
+  backend: string;
+  pending: number;
+  failed: number;
+  done: number;
+  /** Creation time of the oldest event that is pending with errors or failed. */
+  oldestFailingSince: string | null;
+  lastError: { code: string; message: string } | null;
+}
+
+export function outboxSummary(db: Db, backends: readonly string[]): OutboxSummary[] {
+  return backends.map((backend) => {
+    const counts = db
+      .prepare(`SELECT state, COUNT(*) AS n FROM events WHERE backend = ? GROUP BY state`)
+      .all(backend) as { state: string; n: number }[];
+    const count = (state: string) => counts.find((c) => c.state === state)?.n ?? 0;
+    const failing = db
+      .prepare(
+        `SELECT created_at, last_error_code, last_error_message FROM events
+         WHERE backend = ? AND (state = 'failed' OR (state = 'pending' AND last_error_code IS NOT NULL)) ORDER BY id LIMIT 1`,
+      )
+      .get(backend) as
+      { created_at: string; last_error_code: string; last_error_message: string } | undefined;
+    return {
+      backend,
+      pending: count('pending'),
+      failed: count('failed'),
+      done: count('done'),
+      oldestFailingSince: failing?.created_at ?? null,
+      lastError:
+        failing === undefined ? null : { code: failing.last_error_code, message: failing.last_error_message },
+    };
+  });
+}

@@ -1,0 +1,253 @@
+import type { Db } from '../../shared/db.js';
+import type { VmiError } from '../../shared/errors.js';
+import type { Endorsement } from '../../shared/verify.js';
+import type { NewImagePolicy } from '../reconcile.js';
+
+/** Subscriptions, their endorsers and their accepted list instances. */
+
+export interface TrustOverrides {
+  crl?: 'require' | 'if-present' | 'off';
+  allowSha1?: boolean;
+  purpose?: 'smime' | 'any';
+}
+
+export interface Subscription {
+  id: string;
+  url: string;
+  vo: string | null;
+  requireVoms: boolean;
+  fqan: string | null;
+  newImages: NewImagePolicy;
+  trust: TrustOverrides;
+  username: string | null;
+  password: string | null;
+  etag: string | null;
+  lastModified: string | null;
+  lastAttemptAt: string | null;
+  lastSuccessAt: string | null;
+  lastError: { code: string; message: string; at: string } | null;
+  lapsedSince: string | null;
+  state: 'active' | 'removing';
+  createdAt: string;
+  endorsers: Endorsement[];
+}
+
+export interface ListInstance {
+  id: number;
+  subscriptionId: string;
+  version: string;
+  created: string;
+  expires: string;
+  sha256: string;
+  signed: Uint8Array;
+  signerDn: string;
+  signerCa: string;
+  vo: string | null;
+  acceptedAt: string;
+}
+
+interface SubscriptionRow {
+  id: string;
+  url: string;
+  vo: string | null;
+  require_voms: number;
+  fqan: string | null;
+  new_images: NewImagePolicy;
+  trust_json: string;
+  username: string | null;
+  password: string | null;
+  etag: string | null;
+  last_modified: string | null;
+  last_attempt_at: string | null;
+  last_success_at: string | null;
+  last_error_code: string | null;
+  last_error_message: string | null;
+  last_error_at: string | null;
+  lapsed_since: string | null;
+  state: 'active' | 'removing';
+  created_at: string;
+}
+
+function endorsersOf(db: Db, id: string): Endorsement[] {
+  return db
+    .prepare(
+      `SELECT e.dn, e.ca FROM endorsers e JOIN subscription_endorsers se ON se.endorser_id = e.id
+       WHERE se.subscription_id = ? ORDER BY e.id`,
+    )
+    .all(id) as Endorsement[];
+}
+
+function fromRow(db: Db, row: SubscriptionRow): Subscription {
+  return {
+    id: row.id,
+    url: row.url,
+    vo: row.vo,
+    requireVoms: row.require_voms === 1,
+    fqan: row.fqan,
+    newImages: row.new_images,
+    trust: JSON.parse(row.trust_json) as TrustOverrides,
+    username: row.username,
+    password: row.password,
+    etag: row.etag,
+    lastModified: row.last_modified,
+    lastAttemptAt: row.last_attempt_at,
+    lastSuccessAt: row.last_success_at,
+    lastError:
+      row.last_error_code === null
+        ? null
+        : { code: row.last_error_code, message: row.last_error_message ?? '', at: row.last_error_at ?? '' },
+    lapsedSince: row.lapsed_since,
+    state: row.state,
+    createdAt: row.created_at,
+    endorsers: endorsersOf(db, row.id),
+  };
+}
+
+export function getSubscription(db: Db, idOrUrl: string): Subscription | undefined {
+  const row = db.prepare('SELECT * FROM subscriptions WHERE id = ? OR url = ?').get(idOrUrl, idOrUrl) as
+    SubscriptionRow | undefined;
+  return row === undefined ? undefined : fromRow(db, row);
+}
+
+export function listSubscriptions(db: Db): Subscription[] {
+  return (db.prepare('SELECT * FROM subscriptions ORDER BY created_at, id').all() as SubscriptionRow[]).map(
+    (r) => fromRow(db, r),
+  );
+}
+
+export function addEndorser(db: Db, subscriptionId: string, endorser: Endorsement): void {
+  db.prepare('INSERT OR IGNORE INTO endorsers (dn, ca) VALUES (?, ?)').run(endorser.dn, endorser.ca);
+  const { id } = db
+    .prepare('SELECT id FROM endorsers WHERE dn = ? AND ca = ?')
+    .get(endorser.dn, endorser.ca) as {
+    id: number;
+  };
+  db.prepare('INSERT OR IGNORE INTO subscription_endorsers (subscription_id, endorser_id) VALUES (?, ?)').run(
+    subscriptionId,
+    id,
+  );
+}
+
+export interface NewSubscription {
+  id: string;
+  url: string;
+  vo: string | null;
+  requireVoms: boolean;
+  fqan: string | null;
+  newImages: NewImagePolicy;
+  trust: TrustOverrides;
+  username: string | null;
+  password: string | null;
+  endorsers: Endorsement[];
+}
+
+export function insertSubscription(db: Db, sub: NewSubscription, now: Date): void {
+  db.prepare(
+    `INSERT INTO subscriptions (id, url, vo, require_voms, fqan, new_images, trust_json, username, password, created_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    sub.id,
+    sub.url,
+    sub.vo,
+    sub.requireVoms ? 1 : 0,
+    sub.fqan,
+    sub.newImages,
+    JSON.stringify(sub.trust),
+    sub.username,
+    sub.password,
+    now.toISOString(),
+  );
+  for (const e of sub.endorsers) addEndorser(db, sub.id, e);
+}
+
+export function recordAttempt(db: Db, id: string, now: Date): void {
+  db.prepare('UPDATE subscriptions SET last_attempt_at = ? WHERE id = ?').run(now.toISOString(), id);
+}
+
+/** A refused or failed poll: only the error columns change (SPEC.md section 5). */
+export function recordError(db: Db, id: string, err: VmiError, now: Date): void {
+  db.prepare(
+    'UPDATE subscriptions SET last_error_code = ?, last_error_message = ?, last_error_at = ? WHERE id = ?',
+  ).run(err.code, err.message, now.toISOString(), id);
+}
+
+export function recordSuccess(
+  db: Db,
+  id: string,
+  now: Date,
+  conditional: { etag: string | null; lastModified: string | null },
+): void {
+  db.prepare(
+    `UPDATE subscriptions SET last_success_at = ?, last_error_code = NULL, last_error_message = NULL,
+       last_error_at = NULL, etag = ?, last_modified = ? WHERE id = ?`,
+  ).run(now.toISOString(), conditional.etag, conditional.lastModified, id);
+}
+
+export function setLapsed(db: Db, id: string, since: Date | null): void {
+  db.prepare('UPDATE subscriptions SET lapsed_since = ? WHERE id = ?').run(since?.toISOString() ?? null, id);
+}
+
+export function currentListInstance(db: Db, subscriptionId: string): ListInstance | undefined {
+  const row = db
+    .prepare('SELECT * FROM list_instances WHERE subscription_id = ? ORDER BY id DESC LIMIT 1')
+    .get(subscriptionId) as Record<string, unknown> | undefined;
+  if (row === undefined) return undefined;
+  return {
+    id: row['id'] as number,
+    subscriptionId,
+    version: row['version'] as string,
+    created: row['created'] as string,
+    expires: row['expires'] as string,
+    sha256: row['sha256'] as string,
+    signed: new Uint8Array(row['signed'] as Buffer),
+    signerDn: row['signer_dn'] as string,
+    signerCa: row['signer_ca'] as string,
+    vo: row['vo'] as string | null,
+    acceptedAt: row['accepted_at'] as string,
+  };
+}
+
+export function insertListInstance(db: Db, instance: Omit<ListInstance, 'id'>): void {
+  db.prepare(
+    `INSERT INTO list_instances (subscription_id, version, created, expires, sha256, signed, signer_dn, signer_ca, vo, accepted_at)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(
+    instance.subscriptionId,
+    instance.version,
+    instance.created,
+    instance.expires,
+    instance.sha256,
+    Buffer.from(instance.signed),
+    instance.signerDn,
+    instance.signerCa,
+    instance.vo,
+    instance.acceptedAt,
+  );
+}
+
+/** Unsubscribe, first half: every image becomes unwanted at once; sync retires them. */
+export function markRemoving(db: Db, id: string, now: Date): void {
+  db.prepare(`UPDATE subscriptions SET state = 'removing' WHERE id = ?`).run(id);
+  db.prepare(
+    `UPDATE images SET unwanted_reason = 'deselected', unwanted_since = ? WHERE subscription_id = ?`,
+  ).run(now.toISOString(), id);
+}
+
+/** Unsubscribe, second half: forget subscriptions whose images no backend and no cache holds. */
+export function finishRemovals(db: Db): string[] {
+  const done = db
+    .prepare(
+      `SELECT s.id FROM subscriptions s WHERE s.state = 'removing' AND NOT EXISTS (
+         SELECT 1 FROM instances i WHERE i.subscription_id = s.id AND (i.state IN ('verified', 'cached')
+           OR EXISTS (SELECT 1 FROM deliveries d WHERE d.instance_id = i.id AND d.state IN ('delivered', 'deprecated'))))`,
+    )
+    .all() as { id: string }[];
+  for (const { id } of done) {
+    db.prepare(
+      `DELETE FROM deliveries WHERE instance_id IN (SELECT id FROM instances WHERE subscription_id = ?)`,
+    ).run(id);
+    db.prepare(`DELETE FROM instances WHERE subscription_id = ?`).run(id);
+    db.prepare(`DELETE FROM subscriptions WHERE id = ?`).run(id);
+  }
+  return done.map((d) => d.id);
+}

@@ -1,0 +1,111 @@
+import { VmiError } from '../shared/errors.js';
+import type { Endorsement } from '../shared/verify.js';
+import type { Catcher } from './catcher.js';
+import { fetchList } from './fetchlist.js';
+import { checkMaxAge, storeAndReconcile, verifyForSubscription } from './poll.js';
+import type { NewImagePolicy } from './reconcile.js';
+import { getSubscription, insertSubscription, type TrustOverrides } from './store/subscriptions.js';
+
+/**
+ * `subscribe`: first contact with a list. It is fetched and verified now; the subscription
+ * is pinned to the list identifier and to an endorser named by the operator, or (only when
+ * asked for with --auto-endorse) to the signer seen now: trust on first use.
+ */
+export interface SubscribeRequest {
+  url: string;
+  endorser: Endorsement | undefined;
+  autoEndorse: boolean;
+  vo: string | undefined;
+  requireVoms: boolean;
+  fqan: string | undefined;
+  newImages: NewImagePolicy;
+  username: string | undefined;
+  password: string | undefined;
+  trust: TrustOverrides;
+  now: Date;
+}
+
+export interface SubscribeResult {
+  id: string;
+  version: string;
+  title: string;
+  images: number;
+  endorser: Endorsement;
+}
+
+export async function subscribe(catcher: Catcher, req: SubscribeRequest): Promise<SubscribeResult> {
+  const { db, config } = catcher;
+  if (req.endorser === undefined && !req.autoEndorse) {
+    throw new VmiError(
+      'USAGE',
+      'name the trusted endorser (--endorser-dn and --endorser-ca) or ask for --auto-endorse',
+    );
+  }
+  const existing = getSubscription(db, req.url);
+  if (existing !== undefined)
+    throw new VmiError('USAGE', `${req.url} is already subscribed as ${existing.id}`);
+  let parsed: URL;
+  try {
+    parsed = new URL(req.url);
+  } catch {
+    throw new VmiError('USAGE', `not a URL: ${req.url}`);
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
+    throw new VmiError('USAGE', `not an http(s) URL: ${req.url}`);
+
+  const fetched = await fetchList(await catcher.http(), req.url, {
+    etag: null,
+    lastModified: null,
+    username: req.username ?? null,
+    password: req.password ?? null,
+    maxBytes: config.lists.maxBytes,
+    deadlineMs: config.lists.timeoutSeconds * 1000,
+  });
+  if (fetched.status !== 'ok')
+    throw new VmiError('HTTP_STATUS', `${req.url} answered 304 to an unconditional request`);
+  const sub = {
+    trust: req.trust,
+    vo: req.vo ?? null,
+    requireVoms: req.requireVoms,
+    fqan: req.fqan ?? null,
+    endorsers: req.autoEndorse ? undefined : [req.endorser as Endorsement],
+  };
+  const ctx = { trust: await catcher.trust(), vomsDir: await catcher.vomsDir(), config, now: req.now };
+  const verified = verifyForSubscription(ctx, sub, fetched.bytes);
+  checkMaxAge(verified.list, req.now, config.lists.maxAgeDays);
+  const id = verified.list.identifier;
+  const taken = getSubscription(db, id);
+  if (taken !== undefined) throw new VmiError('USAGE', `list ${id} is already subscribed from ${taken.url}`);
+  const endorser = req.endorser ?? { dn: verified.signer.dn, ca: verified.signer.ca };
+  db.transaction(() => {
+    insertSubscription(
+      db,
+      {
+        id,
+        url: req.url,
+        vo: req.vo ?? null,
+        requireVoms: req.requireVoms,
+        fqan: req.fqan ?? null,
+        newImages: req.newImages,
+        trust: req.trust,
+        username: req.username ?? null,
+        password: req.password ?? null,
+        endorsers: [endorser],
+      },
+      req.now,
+    );
+    const stored = getSubscription(db, id);
+    if (stored === undefined) throw new Error('subscription vanished inside its transaction');
+    storeAndReconcile(db, req.now, stored, verified, fetched.bytes, {
+      etag: fetched.etag,
+      lastModified: fetched.lastModified,
+    });
+  }).immediate();
+  return {
+    id,
+    version: verified.list.version,
+    title: verified.list.title,
+    images: verified.list.images.length,
+    endorser,
+  };
+}

@@ -1,0 +1,51 @@
+/** A catcher home for tests: configuration pointing at the test grid, fast retry settings. */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { stringify } from 'yaml';
+import { openCatcher, type Catcher } from '../../src/catcher/catcher.js';
+import { resolveConfig } from '../../src/catcher/config.js';
+import { silentLogger } from '../../src/shared/log.js';
+import type { Grid } from './grid.js';
+import { tempDir } from './tmp.js';
+
+export interface TestCatcher {
+  home: string;
+  configPath: string;
+  raw: Record<string, unknown>;
+  open(clock?: () => Date): Promise<Catcher>;
+}
+
+export async function makeCatcherHome(
+  grid: Grid,
+  overrides: Record<string, unknown> = {},
+): Promise<TestCatcher> {
+  const home = await tempDir('vmicast-catcher-');
+  const raw: Record<string, unknown> = {
+    home,
+    caDir: grid.caDir,
+    vomsDir: join(home, 'vomsdir'),
+    graceHours: 0,
+    downloads: {
+      backoffSeconds: 0.01,
+      maxBackoffSeconds: 0.05,
+      stallSeconds: 2,
+      throughputWindowSeconds: 1,
+      minBytesPerSecond: 1,
+      minFreeBytes: 0,
+      attempts: 3,
+    },
+    ...overrides,
+  };
+  const configPath = join(home, 'vmicatcher.yaml');
+  await writeFile(configPath, stringify(raw));
+  return {
+    home,
+    configPath,
+    raw,
+    open: (clock?: () => Date) =>
+      openCatcher(resolveConfig(raw, home, {}), {
+        log: silentLogger(),
+        ...(clock === undefined ? {} : { clock }),
+      }),
+  };
+}
