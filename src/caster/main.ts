@@ -11,8 +11,15 @@ import { checkSigningKeyUsage, checkValidity } from '../shared/pki/checks.js';
 import { signList } from '../shared/signlist.js';
 import { addVerifyCommand } from '../shared/verifycli.js';
 import { VERSION } from '../shared/version.js';
-
-const NAME = 'vmicaster';
+import { addAccessCommands } from './commands/access.js';
+import { addApplianceCommands } from './commands/appliances.js';
+import { addCredentialCommands } from './commands/credentials.js';
+import { addImageCommands } from './commands/images.js';
+import { addImportCommand } from './commands/import.js';
+import { addListCommands } from './commands/lists.js';
+import { NAME } from './commands/names.js';
+import { addPublishCommand } from './commands/publish.js';
+import { addServeCommand } from './commands/serve.js';
 
 interface SignFlags {
   cert: string;
@@ -25,6 +32,8 @@ export function buildProgram(): Command {
   const program = new Command(NAME)
     .description('publish signed virtual machine image lists (HEPiX image list format)')
     .version(VERSION)
+    // Global options go before the command name, so that `image add --version` is the image's.
+    .enablePositionalOptions()
     .option(
       '--home <dir>',
       'state directory (default $VMICASTER_HOME, /var/lib/vmicaster as root, else XDG data dir)',
@@ -62,6 +71,14 @@ export function buildProgram(): Command {
     );
 
   addVerifyCommand(program, NAME);
+  addListCommands(program);
+  addImageCommands(program);
+  addApplianceCommands(program);
+  addCredentialCommands(program);
+  addPublishCommand(program);
+  addAccessCommands(program);
+  addImportCommand(program);
+  addServeCommand(program);
   return program;
 }
 

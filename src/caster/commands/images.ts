@@ -1,0 +1,235 @@
+import type { Command } from 'commander';
+import { action, printJson } from '../../shared/cli.js';
+import { VmiError } from '../../shared/errors.js';
+import type { JsonObject } from '../../shared/imagelist/model.js';
+import { addImage, removeImage, supersedable, updateImage, type Edit } from '../catalog.js';
+import { isoNow, withContext, type CasterContext } from '../context.js';
+import type { ImageContent, ImageMetadata } from '../entries.js';
+import { sniffFormat } from '../format.js';
+import { checkImageUrl, measureFile, measureUrl, type ImageFacts } from '../imagefile.js';
+import { progressBar } from '../progress.js';
+import { findAppliance } from '../store/appliances.js';
+import { findImage } from '../store/images.js';
+import { requireList } from '../store/lists.js';
+import { collect, NAME } from './names.js';
+
+interface SourceFlags {
+  file?: string;
+  uri?: string;
+  url?: string;
+  sha512?: string;
+  size?: string;
+  detectFormat: boolean;
+}
+
+interface MetadataFlags {
+  title?: string;
+  description?: string;
+  os?: string;
+  osversion?: string;
+  arch?: string;
+  hypervisor?: string;
+  format?: string;
+  version?: string;
+  comments?: string;
+  expires?: string;
+  attribute?: string[];
+  json?: boolean;
+}
+
+interface AddFlags extends SourceFlags, MetadataFlags {
+  identifier?: string;
+  supersedes?: string[];
+  appliance?: string;
+  role?: string;
+}
+
+function addSourceOptions(cmd: Command): Command {
+  return cmd
+    .option('--file <path>', 'local image file to measure (with --uri)')
+    .option('--uri <url>', 'hv:uri: where subscribers download the file given with --file')
+    .option('--url <url>', 'measure the image by downloading it from this URL, which becomes hv:uri')
+    .option('--sha512 <hex>', 'expected SHA-512: refuse the image when the content differs')
+    .option('--size <bytes>', 'expected size: refuse the image when the content differs')
+    .option('--no-detect-format', 'do not detect hv:format from the content');
+}
+
+function addMetadataOptions(cmd: Command, titleRequired: boolean): Command {
+  const withTitle = titleRequired
+    ? cmd.requiredOption('--title <title>', 'dc:title')
+    : cmd.option('--title <title>', 'dc:title');
+  return withTitle
+    .option('--description <text>', 'dc:description (default: the title)')
+    .option('--os <os>', 'sl:os (default Linux)')
+    .option('--osversion <version>', 'sl:osversion')
+    .option('--arch <arch>', 'sl:arch (default x86_64)')
+    .option('--hypervisor <name>', 'hv:hypervisor (default QEMU,KVM)')
+    .option('--format <format>', 'hv:format (default: detected from the content)')
+    .option('--version <version>', 'hv:version of the image (default 1, or the next after the one replaced)')
+    .option('--comments <text>', 'sl:comments')
+    .option('--expires <date>', 'image-level dc:date:expires (YYYY-MM-DDTHH:MM:SSZ)')
+    .option(
+      '--attribute <key=value>',
+      'a further key for the entry, e.g. ad:mpuri=https://... (repeatable)',
+      collect,
+    )
+    .option('--json', 'print the result as JSON');
+}
+
+function parseAttributes(pairs: string[] | undefined): JsonObject | undefined {
+  if (pairs === undefined) return undefined;
+  const out: JsonObject = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new VmiError('USAGE', `--attribute needs key=value, not ${JSON.stringify(pair)}`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+
+function metadataFrom(flags: MetadataFlags): ImageMetadata {
+  return {
+    title: flags.title,
+    description: flags.description,
+    os: flags.os,
+    osVersion: flags.osversion,
+    arch: flags.arch,
+    hypervisor: flags.hypervisor,
+    format: flags.format,
+    version: flags.version,
+    comments: flags.comments,
+    expires: flags.expires,
+    attributes: parseAttributes(flags.attribute),
+  };
+}
+
+/** Streams the image once (file or URL) and checks it against any expected size/digest. */
+async function measure(flags: SourceFlags): Promise<{ content: ImageContent; facts: ImageFacts }> {
+  if ((flags.file === undefined) === (flags.url === undefined)) {
+    throw new VmiError('USAGE', 'give either --file PATH --uri URL or --url URL');
+  }
+  if (flags.file !== undefined && flags.uri === undefined) throw new VmiError('USAGE', '--file needs --uri');
+  if (flags.url !== undefined && flags.uri !== undefined)
+    throw new VmiError('USAGE', '--url and --uri exclude each other');
+  if (flags.sha512 !== undefined && !/^[0-9a-fA-F]{128}$/.test(flags.sha512)) {
+    throw new VmiError('USAGE', '--sha512 must be 128 hexadecimal digits');
+  }
+  if (flags.size !== undefined && !/^[0-9]{1,16}$/.test(flags.size)) {
+    throw new VmiError('USAGE', '--size must be a number of bytes');
+  }
+  const uri = flags.url ?? flags.uri ?? '';
+  checkImageUrl(uri, flags.url === undefined ? '--uri' : '--url');
+  const bar = progressBar('image', undefined);
+  const onProgress = (bytes: number): void => bar.update(bytes);
+  const facts =
+    flags.file === undefined ? await measureUrl(uri, onProgress) : await measureFile(flags.file, onProgress);
+  bar.done();
+  if (flags.size !== undefined && Number(flags.size) !== facts.size) {
+    throw new VmiError('IMAGE_SIZE_MISMATCH', `the image has ${facts.size} bytes, not ${flags.size}`);
+  }
+  if (flags.sha512 !== undefined && flags.sha512.toLowerCase() !== facts.sha512) {
+    throw new VmiError('IMAGE_DIGEST_MISMATCH', `the image's SHA-512 is ${facts.sha512}, not the one given`);
+  }
+  return { content: { uri, size: facts.size, sha512: facts.sha512 }, facts };
+}
+
+function detectedFormat(flags: SourceFlags & MetadataFlags, facts: ImageFacts): string | undefined {
+  if (flags.format !== undefined || !flags.detectFormat) return flags.format;
+  const sniffed = sniffFormat(facts.header);
+  if (sniffed.format === undefined) {
+    process.stderr.write(`${NAME}: warning: content is ${sniffed.seen}; give --format to set hv:format\n`);
+  }
+  return sniffed.format;
+}
+
+/** Cheap checks before streaming a large image: the names given must exist. */
+function precheck(ctx: CasterContext, listId: string, flags: AddFlags): void {
+  const edit: Edit = { db: ctx.db, now: isoNow(), code: 'USAGE' };
+  requireList(ctx.db, listId);
+  for (const old of flags.supersedes ?? []) supersedable(edit, listId, old);
+  if (flags.appliance !== undefined && findAppliance(ctx.db, listId, flags.appliance)?.state !== 'listed') {
+    throw new VmiError('USAGE', `no appliance ${JSON.stringify(flags.appliance)} in list ${listId}`);
+  }
+}
+
+export function addImageCommands(program: Command): void {
+  const image = program.command('image').description('images of a list');
+
+  addMetadataOptions(addSourceOptions(image.command('add')), true)
+    .description('add an image; size and SHA-512 come from streaming the file or URL; prints its identifier')
+    .argument('<list>', 'list identifier')
+    .option('--identifier <id>', 'dc:identifier (default: a new UUID)')
+    .option('--supersedes <uuid>', 'an image this one replaces (repeatable); it leaves the list', collect)
+    .option('--appliance <id>', 'put the image into this appliance (with --role)')
+    .option('--role <role>', 'the role of the image in the appliance')
+    .action(
+      action(NAME, async (listId: string, flags: AddFlags, cmd: Command) => {
+        if ((flags.appliance === undefined) !== (flags.role === undefined)) {
+          throw new VmiError('USAGE', '--appliance and --role go together');
+        }
+        const id = await withContext(cmd, async (ctx) => {
+          precheck(ctx, listId, flags);
+          const { content, facts } = await measure(flags);
+          const meta = { ...metadataFrom(flags), format: detectedFormat(flags, facts) };
+          return ctx.lock.run(() =>
+            addImage(
+              { db: ctx.db, now: isoNow(), code: 'USAGE' },
+              {
+                listId,
+                id: flags.identifier,
+                meta,
+                content,
+                supersedes: flags.supersedes,
+                appliance:
+                  flags.appliance === undefined ? undefined : { id: flags.appliance, role: flags.role ?? '' },
+              },
+            ),
+          );
+        });
+        if (flags.json === true) printJson({ ok: true, id });
+        else process.stdout.write(`${id}\n`);
+      }),
+    );
+
+  addMetadataOptions(addSourceOptions(image.command('update')), false)
+    .description(
+      'update an image in place (same identifier, new bytes), as vmcaster did; prints the new version',
+    )
+    .argument('<list>', 'list identifier')
+    .argument('<uuid>', 'image identifier')
+    .action(
+      action(
+        NAME,
+        async (listId: string, imageId: string, flags: SourceFlags & MetadataFlags, cmd: Command) => {
+          const version = await withContext(cmd, async (ctx) => {
+            requireList(ctx.db, listId);
+            if (findImage(ctx.db, listId, imageId)?.state !== 'listed') {
+              throw new VmiError('USAGE', `no image ${JSON.stringify(imageId)} in list ${listId}`);
+            }
+            const { content, facts } = await measure(flags);
+            const meta = { ...metadataFrom(flags), format: detectedFormat(flags, facts) };
+            return ctx.lock.run(() =>
+              updateImage({ db: ctx.db, now: isoNow(), code: 'USAGE' }, listId, imageId, meta, content),
+            );
+          });
+          if (flags.json === true) printJson({ ok: true, id: imageId, version });
+          else process.stdout.write(`${version}\n`);
+        },
+      ),
+    );
+
+  image
+    .command('remove')
+    .description('drop an image from the list (it stays in the history)')
+    .argument('<list>', 'list identifier')
+    .argument('<uuid>', 'image identifier')
+    .option('--json', 'print the result as JSON')
+    .action(
+      action(NAME, async (listId: string, imageId: string, flags: { json?: boolean }, cmd: Command) => {
+        await withContext(cmd, (ctx) =>
+          ctx.lock.run(() => removeImage({ db: ctx.db, now: isoNow(), code: 'USAGE' }, listId, imageId)),
+        );
+        if (flags.json === true) printJson({ ok: true, id: imageId });
+      }),
+    );
+}

@@ -1,0 +1,61 @@
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { action, parseTime, printJson } from '../../shared/cli.js';
+import { VmiError } from '../../shared/errors.js';
+import { loadTrustStore } from '../../shared/pki/trustdir.js';
+import { loadVomsDir } from '../../shared/pki/vomsdir.js';
+import {
+  addTrustOptions,
+  chainPolicyFrom,
+  defaultCaDir,
+  defaultVomsDir,
+  type TrustFlags,
+} from '../../shared/trustopts.js';
+import { verifySignedList } from '../../shared/verify.js';
+import { isoNow, withContext } from '../context.js';
+import { importVerifiedList } from '../importlist.js';
+import { NAME } from './names.js';
+
+interface ImportFlags extends TrustFlags {
+  at?: Date;
+  json?: boolean;
+}
+
+export function addImportCommand(program: Command): void {
+  addTrustOptions(
+    program
+      .command('import')
+      .description(
+        'take over a signed list published by vmcaster or AppDB: verify it, then keep its identifier, images and ' +
+          'version so that the next publish continues above it',
+      )
+      .argument('<file>', 'the signed list (S/MIME)')
+      .option(
+        '--at <time>',
+        'verify at this ISO 8601 UTC time (to take over a list that has lapsed)',
+        parseTime,
+      )
+      .option('--json', 'print the result as JSON'),
+  ).action(
+    action(NAME, async (file: string, flags: ImportFlags, cmd: Command) => {
+      const bytes = new Uint8Array(
+        await readFile(file).catch((err: unknown) => {
+          throw new VmiError('USAGE', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+        }),
+      );
+      const summary = await withContext(cmd, async (ctx) => {
+        const store = await loadTrustStore(flags.caDir ?? ctx.config.caDir ?? defaultCaDir());
+        const vomsDir = await loadVomsDir(flags.vomsdir ?? ctx.config.vomsDir ?? defaultVomsDir());
+        const verified = verifySignedList(bytes, store, {
+          now: flags.at ?? new Date(),
+          policy: chainPolicyFrom(flags),
+          vomsDir,
+        });
+        return ctx.lock.run(() => importVerifiedList(ctx.db, verified, bytes, isoNow()));
+      });
+      for (const warning of summary.warnings) process.stderr.write(`${NAME}: warning: ${warning}\n`);
+      if (flags.json === true) printJson({ ok: true, ...summary });
+      else process.stdout.write(`${summary.listId}\n`);
+    }),
+  );
+}

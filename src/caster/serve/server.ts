@@ -1,0 +1,282 @@
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { relative, sep } from 'node:path';
+import type { SigningDigest } from '../../shared/cms.js';
+import { VmiError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/log.js';
+import type { ChainPolicy } from '../../shared/pki/chain.js';
+import { TrustStoreCache } from '../../shared/pki/trustdir.js';
+import type { TrustStore } from '../../shared/pki/truststore.js';
+import { loadVomsDir } from '../../shared/pki/vomsdir.js';
+import { defaultCaDir, defaultVomsDir } from '../../shared/trustopts.js';
+import { verifySignedList, type VerifiedList } from '../../shared/verify.js';
+import { measureUrl } from '../imagefile.js';
+import { prepareSigning } from '../signing.js';
+import type { Db, WriteLock } from '../store/db.js';
+import { allLists, findList } from '../store/lists.js';
+import { renderIndexPage, renderListPage, type ListView } from './page.js';
+import { handlePush, sendJson, statusOf } from './push.js';
+import { serveStatic } from './static.js';
+
+/**
+ * `vmicaster serve`: the static web root, the list browser pages and the push API on one
+ * HTTP(S) server. With TLS, client certificates are requested but optional, so that bearer
+ * tokens keep working; a presented certificate must validate against the client CAs.
+ */
+
+export interface TlsFiles {
+  cert: string;
+  key: string;
+  /** CA certificates (PEM bundle file or IGTF directory) that client certificates must chain to. */
+  clientCa?: string | undefined;
+}
+
+export interface ServerOptions {
+  db: Db;
+  lock: WriteLock;
+  logger: Logger;
+  root: string;
+  host: string;
+  port: number;
+  tls?: TlsFiles | undefined;
+  maxBodyBytes: number;
+  lifetimeDays: number;
+  caDir?: string | undefined;
+  vomsdir?: string | undefined;
+  policy: ChainPolicy;
+  digest: SigningDigest;
+}
+
+const PUSH_PATH = /^\/api\/v1\/lists\/([^/]+)\/appliances\/([^/]+)$/;
+const LIST_PAGE = /^\/lists\/([^/]+?)(\.json)?$/;
+const VIEW_TTL_MS = 60_000;
+
+async function clientCaMaterial(location: string): Promise<{ ca: string[]; crl: string[] }> {
+  const info = await stat(location);
+  if (info.isFile()) return { ca: [await readFile(location, 'latin1')], crl: [] };
+  const names = await readdir(location);
+  const read = (n: string) => readFile(`${location}/${n}`, 'latin1');
+  return {
+    ca: await Promise.all(names.filter((n) => /\.(\d+|pem|crt)$/.test(n)).map(read)),
+    crl: await Promise.all(names.filter((n) => /\.r\d+$/.test(n)).map(read)),
+  };
+}
+
+export class CasterServer {
+  private server: Server | undefined;
+  private readonly stores: Map<string, TrustStoreCache> = new Map();
+  private readonly views = new Map<string, { key: string; at: number; view: VerifiedList | VmiError }>();
+
+  constructor(private readonly options: ServerOptions) {}
+
+  private async trustStore(location: string): Promise<TrustStore> {
+    let cache = this.stores.get(location);
+    if (cache === undefined) {
+      cache = new TrustStoreCache(location);
+      this.stores.set(location, cache);
+    }
+    return cache.current();
+  }
+
+  async start(): Promise<string> {
+    const { tls } = this.options;
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
+      this.route(req, res).catch((err: unknown) => this.fail(res, err));
+    };
+    if (tls === undefined) {
+      this.server = createHttpServer(handler);
+    } else {
+      const client = tls.clientCa === undefined ? undefined : await clientCaMaterial(tls.clientCa);
+      this.server = createHttpsServer(
+        {
+          cert: await readFile(tls.cert),
+          key: await readFile(tls.key),
+          requestCert: client !== undefined,
+          rejectUnauthorized: false,
+          ...(client === undefined
+            ? {}
+            : { ca: client.ca, ...(client.crl.length > 0 ? { crl: client.crl } : {}) }),
+        },
+        handler,
+      );
+    }
+    const server = this.server;
+    server.requestTimeout = 300_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => resolve());
+    });
+    const address = server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    return `${tls === undefined ? 'http' : 'https'}://${host}:${address.port}`;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (server === undefined) return;
+    server.closeIdleConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private fail(res: ServerResponse, err: unknown): void {
+    const known = err instanceof VmiError;
+    const status = known ? statusOf(err) : 500;
+    if (!known || status >= 500) this.options.logger.error({ err }, 'request failed');
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    const headers: Record<string, string> = { Connection: 'close' };
+    if (status === 401) headers['WWW-Authenticate'] = 'Bearer realm="vmicaster"';
+    const body = known
+      ? { code: err.code, message: err.message }
+      : { code: 'INTERNAL', message: 'internal error' };
+    sendJson(res, status, body, headers);
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const push = PUSH_PATH.exec(url.pathname);
+    if (push !== null) {
+      if (req.method !== 'PUT') {
+        sendJson(res, 405, { code: 'USAGE', message: 'use PUT' }, { Allow: 'PUT' });
+        return;
+      }
+      await handlePush(req, res, decodeURIComponent(push[1] ?? ''), decodeURIComponent(push[2] ?? ''), {
+        db: this.options.db,
+        lock: this.options.lock,
+        logger: this.options.logger,
+        root: this.options.root,
+        maxBodyBytes: this.options.maxBodyBytes,
+        lifetimeDays: this.options.lifetimeDays,
+        signing: (list, now) =>
+          prepareSigning(this.options.db, {
+            vo: list.vo,
+            caDir: this.options.caDir,
+            vomsdir: this.options.vomsdir,
+            policy: this.options.policy,
+            digest: this.options.digest,
+            now,
+            loadStore: (location) => this.trustStore(location),
+          }),
+        measure: (uri) => measureUrl(uri),
+        now: () => new Date(),
+      });
+      return;
+    }
+    if (url.pathname.startsWith('/api/')) {
+      sendJson(res, 404, { code: 'USAGE', message: `no such API: ${url.pathname}` });
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { Allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (url.pathname === '/' || url.pathname === '/lists' || url.pathname === '/lists/') {
+      const entries = allLists(this.options.db).map((l) => ({
+        id: l.id,
+        title: l.title,
+        vo: l.vo,
+        version: l.version,
+      }));
+      this.sendHtml(res, req, renderIndexPage(entries));
+      return;
+    }
+    const page = LIST_PAGE.exec(url.pathname);
+    if (page !== null) {
+      await this.listPage(req, res, decodeURIComponent(page[1] ?? ''), page[2] === '.json');
+      return;
+    }
+    if (!(await serveStatic(req, res, this.options.root, url.pathname))) {
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' }).end('not found\n');
+    }
+  }
+
+  private sendHtml(res: ServerResponse, req: IncomingMessage, html: string, status = 200): void {
+    res.writeHead(status, {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Length': Buffer.byteLength(html),
+      'Cache-Control': 'no-cache',
+      'Content-Security-Policy': "default-src 'none'; style-src 'unsafe-inline'",
+      'X-Content-Type-Options': 'nosniff',
+    });
+    res.end(req.method === 'HEAD' ? undefined : html);
+  }
+
+  /** The verified published file of a list (cached while the file and the minute stay the same). */
+  private async verifiedView(path: string): Promise<VerifiedList | VmiError> {
+    const info = await stat(path).catch(() => undefined);
+    if (info === undefined) return new VmiError('USAGE', 'the list has not been published yet');
+    const key = `${info.ino}:${info.size}:${info.mtimeMs}`;
+    const cached = this.views.get(path);
+    if (cached?.key === key && Date.now() - cached.at < VIEW_TTL_MS) return cached.view;
+    let view: VerifiedList | VmiError;
+    try {
+      const store = await this.trustStore(this.options.caDir ?? defaultCaDir());
+      const vomsDir = await loadVomsDir(this.options.vomsdir ?? defaultVomsDir());
+      const bytes = new Uint8Array(await readFile(path));
+      view = verifySignedList(bytes, store, { now: new Date(), policy: this.options.policy, vomsDir });
+    } catch (err) {
+      view =
+        err instanceof VmiError
+          ? err
+          : new VmiError('LIST_MALFORMED', (err as Error).message, { cause: err });
+    }
+    this.views.set(path, { key, at: Date.now(), view });
+    return view;
+  }
+
+  private async listPage(
+    req: IncomingMessage,
+    res: ServerResponse,
+    listId: string,
+    json: boolean,
+  ): Promise<void> {
+    const list = findList(this.options.db, listId);
+    if (list === undefined) {
+      if (json) sendJson(res, 404, { code: 'USAGE', message: `no list ${listId}` });
+      else
+        this.sendHtml(
+          res,
+          req,
+          renderListPage({ listId, fileUrl: undefined, error: { code: 'USAGE', message: 'no such list' } }),
+          404,
+        );
+      return;
+    }
+    const verified =
+      list.publishPath === null
+        ? new VmiError('USAGE', 'the list has not been published yet')
+        : await this.verifiedView(list.publishPath);
+    if (json) {
+      if (verified instanceof VmiError)
+        sendJson(res, 409, { ok: false, code: verified.code, message: verified.message });
+      else sendJson(res, 200, { ok: true, signer: verified.signer, list: verified.list.document });
+      return;
+    }
+    const view: ListView = {
+      listId,
+      fileUrl: list.publishPath === null ? undefined : await this.urlInRoot(list.publishPath),
+      ...(verified instanceof VmiError
+        ? { error: { code: verified.code, message: verified.message } }
+        : { verified: { signer: verified.signer, list: verified.list } }),
+    };
+    this.sendHtml(res, req, renderListPage(view));
+  }
+
+  /** The URL path of a file under the web root (for the download link), if it is there. */
+  private async urlInRoot(path: string): Promise<string | undefined> {
+    const root = await realpath(this.options.root).catch(() => this.options.root);
+    const file = await realpath(path).catch(() => path);
+    const rel = relative(root, file);
+    if (rel.startsWith('..') || rel.startsWith(sep)) return undefined;
+    return `/${rel.split(sep).map(encodeURIComponent).join('/')}`;
+  }
+}
