@@ -9,7 +9,7 @@ PACKAGES=(
   openssl ca-certificates curl
   voms-clients                    # voms-proxy-fake: real VOMS proxies for trust tests
   igtf-policy-classic fetch-crl   # the real IGTF trust anchors
-  qemu-utils                      # qemu-img: format detection and conversion tests
+  qemu-utils bzip2 xz-utils       # qemu-img and decompressors: format detection and conversion
   glance-api glance-common sqlite3 # a real OpenStack Glance for backend tests
   squid                           # an HTTP proxy for https_proxy tests
   nginx-light                     # a second HTTP server for benchmarks

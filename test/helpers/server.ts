@@ -56,14 +56,14 @@ export class TestServer {
   }
 
   static async start(tls?: { cert: string; key: string }): Promise<TestServer> {
-    let instance: TestServer | undefined;
-    const handler = (req: IncomingMessage, res: ServerResponse) => instance?.handle(req, res);
+    const holder: { instance?: TestServer } = {};
+    const handler = (req: IncomingMessage, res: ServerResponse) => holder.instance?.handle(req, res);
     const server =
       tls === undefined ? createHttp(handler) : createHttps({ cert: tls.cert, key: tls.key }, handler);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const port = (server.address() as AddressInfo).port;
-    instance = new TestServer(server, `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`);
-    return instance;
+    holder.instance = new TestServer(server, `${tls === undefined ? 'http' : 'https'}://127.0.0.1:${port}`);
+    return holder.instance;
   }
 
   url(path: string): string {
