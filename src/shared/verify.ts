@@ -108,17 +108,19 @@ export function verifySignedList(bytes: Uint8Array, store: TrustStore, options: 
   const voms = collectVoms(chain.proxies, chain.eec, store, options.vomsDir, policy, now);
   const list = parseImageList(extractPayload(envelope.signedBytes));
   const auth = options.authorization ?? {};
-  const wantedVo = auth.vo ?? list.vo;
-  const attributes = auth.requireVoms === true ? requireVoms(voms, wantedVo, auth.fqan) : undefined;
-  const chosen = attributes ?? voms.attributes.find((a) => a.vo === wantedVo) ?? voms.attributes[0];
-  const signer: SignerIdentity = {
+  const identity: SignerIdentity = {
     dn: formatOneline(chain.eec.subject),
     ca: formatOneline(chain.eec.issuer),
     chain: [...chain.proxies, ...chain.path].map((c) => formatOneline(c.subject)),
-    vo: chosen?.vo ?? null,
-    fqans: chosen?.fqans ?? [],
+    vo: null,
+    fqans: [],
   };
-  authorize(list, signer, auth, options.allowEndorserMismatch);
+  // SPEC.md section 4 in order: endorser (6, 7), the list's VO (8), then VOMS (8).
+  authorize(list, identity, auth, options.allowEndorserMismatch);
+  const wantedVo = auth.vo ?? list.vo;
+  const attributes = auth.requireVoms === true ? requireVoms(voms, wantedVo, auth.fqan) : undefined;
+  const chosen = attributes ?? voms.attributes.find((a) => a.vo === wantedVo) ?? voms.attributes[0];
+  const signer: SignerIdentity = { ...identity, vo: chosen?.vo ?? null, fqans: chosen?.fqans ?? [] };
   checkFreshness(list, now, options.clockSkewMs);
   return { signer, list, signedBytes: envelope.signedBytes, canonicalized: signature.canonicalized };
 }

@@ -133,6 +133,14 @@ describe('VOMS attribute certificates (voms-proxy-fake)', { skip: VOMS_SKIP }, (
       authorization: required,
       stricter: STRICTER,
     });
+    // The list's own ad:vo is judged before VOMS (SPEC.md section 4 item 8).
+    row({
+      name: 'ad:vo against another VO',
+      signed: signWith(p),
+      code: 'VO_MISMATCH',
+      authorization: { requireVoms: true, vo: OTHER_VO },
+      stricter: 'endorser and VO rules (OpenSSL does not read the list)',
+    });
   });
 
   it('AC with a different holder: VOMS_INVALID', async () => {
