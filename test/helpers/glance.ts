@@ -1,0 +1,151 @@
+/**
+ * A real OpenStack Glance for a test file: scripts/glance/run-glance.sh starts Debian's
+ * glance-api on 127.0.0.1 on a free port with a throw-away state directory (no Keystone).
+ * In CI (VMICAST_CI=1) a missing glance-api is a test failure; elsewhere the tests are
+ * skipped with a visible notice.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { tempDir } from './tmp.js';
+
+const run = promisify(execFile);
+const SCRIPT = fileURLToPath(new URL('../../scripts/glance/run-glance.sh', import.meta.url));
+const START_TIMEOUT_MS = 120_000;
+
+export interface GlanceServer {
+  /** Image API root, e.g. http://127.0.0.1:41234 */
+  endpoint: string;
+  /** State directory (config, SQLite database, file store, logs). */
+  dir: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+function onPath(tool: string): boolean {
+  return (process.env['PATH'] ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, tool), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Why a real Glance (and the other tools named) cannot run here, or undefined when it can. */
+export function glanceMissing(tools: string[] = []): string | undefined {
+  const missing = ['glance-api', 'glance-manage', 'curl', ...tools].filter((tool) => !onPath(tool));
+  if (missing.length === 0) return undefined;
+  return `${missing.join(', ')} not installed: not found on PATH (Debian packages, scripts/ci/install-debian.sh)`;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    await response.arrayBuffer();
+    return response.status < 500;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts glance-api and waits until `/versions` answers. */
+export async function startGlance(): Promise<GlanceServer> {
+  const dir = await tempDir('vmicast-glance-');
+  let lastError: unknown;
+  // A port found free can be taken before glance-api binds it: try a few.
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const port = await freePort();
+    const state = join(dir, `run${attempt}`);
+    try {
+      const { stdout } = await run(SCRIPT, ['start', '--port', String(port), '--dir', state], {
+        timeout: START_TIMEOUT_MS,
+      });
+      const endpoint = stdout.trim().split('\n').pop() ?? '';
+      const pid = Number((await readFile(join(state, 'glance-api.pid'), 'utf8')).trim());
+      const deadline = Date.now() + START_TIMEOUT_MS;
+      while (!(await answers(`${endpoint}/versions`))) {
+        if (Date.now() > deadline) throw new Error(`Glance at ${endpoint} does not answer /versions`);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const killOnExit = (): void => {
+        try {
+          process.kill(pid);
+        } catch {
+          // already gone
+        }
+      };
+      process.once('exit', killOnExit);
+      return {
+        endpoint,
+        dir: state,
+        pid,
+        stop: async () => {
+          process.removeListener('exit', killOnExit);
+          await run(SCRIPT, ['stop', '--dir', state], { timeout: 30_000 });
+        },
+      };
+    } catch (err) {
+      lastError = err;
+    }
+  }
+  throw new Error(`could not start glance-api: ${(lastError as Error).message}`);
+}
+
+/**
+ * A describe() block with its own Glance. `glance()` returns the running server inside
+ * tests. Without glance-api (or another tool the tests need, such as qemu-img): a failing
+ * test in CI, a visible skip elsewhere.
+ */
+export function describeWithGlance(
+  name: string,
+  body: (glance: () => GlanceServer) => void,
+  options: { tools?: string[] } = {},
+): void {
+  const missing = glanceMissing(options.tools);
+  if (missing !== undefined) {
+    describe(name, () => {
+      if (process.env['VMICAST_CI'] === '1') {
+        it('has a real Glance (required in CI)', () => assert.fail(missing));
+      } else {
+        it('needs a real Glance', (t) => t.skip(missing));
+      }
+    });
+    return;
+  }
+  describe(name, () => {
+    let server: GlanceServer | undefined;
+    before(
+      async () => {
+        server = await startGlance();
+      },
+      { timeout: START_TIMEOUT_MS * 3 },
+    );
+    after(async () => {
+      await server?.stop();
+    });
+    body(() => {
+      if (server === undefined) throw new Error('Glance did not start');
+      return server;
+    });
+  });
+}
