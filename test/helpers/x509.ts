@@ -310,7 +310,7 @@ export function makeCrl(spec: CrlSpec): { der: Uint8Array; pem: string } {
   const signature = signBytes(spec.issuer.key.privateKey, hash, tbsDer);
   const der = new Uint8Array(
     new asn1js.Sequence({
-      value: [asn1js.fromBER(tbsDer).result, algorithm(spec.issuer.key.privateKey, hash), new asn1js.BitString({ valueHex: signature.slice() })],
+      value: [asn1js.fromBER(tbsDer, { maxNodes: tbsDer.length }).result, algorithm(spec.issuer.key.privateKey, hash), new asn1js.BitString({ valueHex: signature.slice() })],
     }).toBER(),
   );
   return { der, pem: toPem('X509 CRL', der) };

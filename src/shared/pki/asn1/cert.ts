@@ -145,7 +145,8 @@ function crlScopeOf(value: Uint8Array): CrlScope {
 }
 
 function crlFrom(der: Uint8Array): Crl {
-  const crl = pkijs.CertificateRevocationList.fromBER(der.slice());
+  // Through parseDer: pkijs's own fromBER keeps asn1js's node limit (CRLs over ~3,300 entries).
+  const crl = new pkijs.CertificateRevocationList({ schema: parseDer(der) });
   const revoked = new Map<string, RevokedEntry>();
   const criticalEntryExtensions = new Set<string>();
   for (const entry of crl.revokedCertificates ?? []) {

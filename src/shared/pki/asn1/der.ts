@@ -30,10 +30,17 @@ export function copy(view: Uint8Array | ArrayBuffer): Uint8Array {
   return new Uint8Array(view instanceof ArrayBuffer ? view.slice(0) : view.slice());
 }
 
-/** Parses exactly one DER/BER element covering all of `bytes`. */
+/**
+ * Parses exactly one DER/BER element covering all of `bytes`. asn1js stops at 10,000
+ * nodes by default, which a CRL of a few thousand entries exceeds; every node takes at
+ * least two bytes, so a limit of one node per byte bounds nothing but the input size.
+ */
 export function parseDer(bytes: Uint8Array): asn1js.AsnType {
   const view = bytes.slice();
-  const parsed = asn1js.fromBER(view);
+  const parsed = asn1js.fromBER(view, {
+    maxNodes: Math.max(asn1js.DEFAULT_MAX_NODES, view.byteLength),
+    maxContentLength: Math.max(asn1js.DEFAULT_MAX_CONTENT_LENGTH, view.byteLength),
+  });
   if (parsed.offset === -1 || parsed.result.error !== '') {
     fail(parsed.result.error === '' ? 'invalid encoding' : parsed.result.error);
   }
