@@ -47,7 +47,10 @@ function legacyKind(cert: Certificate): string | undefined {
   const last = cert.subject.rdns[cert.subject.rdns.length - 1];
   const cn =
     last?.length === 1 && last[0]?.oid === COMMON_NAME ? Buffer.from(last[0].value).toString('latin1') : '';
-  const issuerPrefix = cert.issuer.rdns.length === cert.subject.rdns.length - 1;
+  const own = cert.subject.rdns;
+  const issuerPrefix =
+    cert.issuer.rdns.length === own.length - 1 &&
+    cert.issuer.rdns.every((rdn, i) => rdnKey(rdn) === rdnKey(own[i] ?? []));
   return issuerPrefix && (cn === 'proxy' || cn === 'limited proxy') ? 'legacy Globus proxies' : undefined;
 }
 
