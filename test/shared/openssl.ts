@@ -50,6 +50,8 @@ export interface SmimeSignOptions {
   cms?: boolean;
   /** Write DER (the bare SignedData) instead of S/MIME. */
   der?: boolean;
+  /** More arguments, e.g. `-noattr`, `-keyid`, a second `-signer`. */
+  extra?: string[];
 }
 
 /** Signs `content` with the OpenSSL command line and returns the S/MIME output. */
@@ -65,6 +67,7 @@ export function opensslSign(options: SmimeSignOptions): Uint8Array {
   if (options.binary === true) args.push('-binary');
   if (options.nodetach === true) args.push('-nodetach');
   if (options.der === true) args.push('-outform', 'DER');
+  args.push(...(options.extra ?? []));
   const r = openssl(args);
   if (r.status !== 0) throw new Error(`openssl sign failed: ${r.stderr}`);
   return new Uint8Array(readFileSync(out));

@@ -27,7 +27,8 @@ export type Stricter =
   | 'MD5 refused (OpenSSL 3.0 accepts MD5-signed certificates)'
   | 'RSA keys under 2048 bits'
   | 'endorser and VO rules (OpenSSL does not read the list)'
-  | 'multipart/signed only (SPEC.md section 3)';
+  | 'multipart/signed only (SPEC.md section 3)'
+  | 'exactly one SignerInfo (SPEC.md section 3)';
 
 export interface Trust {
   caDir: string;
