@@ -75,6 +75,8 @@ export function opensslSign(options: SmimeSignOptions): Uint8Array {
 
 export interface OpensslVerifyOptions {
   caDir: string;
+  /** A PEM bundle (certificates and CRLs) instead of a hashed directory. */
+  caFile?: boolean;
   purpose?: 'smimesign' | 'any';
   /** -crl_check_all (CRLs of the leaf and of every CA; the default), -crl_check (leaf only) or none. */
   crlCheck?: boolean | 'leaf';
@@ -94,7 +96,8 @@ export interface Verdict {
 /** `openssl cms -verify -inform SMIME -CApath ...`: OpenSSL's verdict on a signed list. */
 export function opensslVerify(signed: Uint8Array, options: OpensslVerifyOptions): Verdict {
   const file = writeScratch('verify.smime', signed);
-  const args = [options.smime === true ? 'smime' : 'cms', '-verify', '-in', file, '-CApath', options.caDir];
+  const args = [options.smime === true ? 'smime' : 'cms', '-verify', '-in', file];
+  args.push(options.caFile === true ? '-CAfile' : '-CApath', options.caDir);
   if (options.smime !== true) args.push('-inform', 'SMIME');
   args.push('-out', '/dev/null', '-purpose', options.purpose ?? 'smimesign');
   if (options.crlCheck === 'leaf') args.push('-crl_check');

@@ -31,8 +31,10 @@ export type Stricter =
   | 'exactly one SignerInfo (SPEC.md section 3)';
 
 export interface Trust {
+  /** An IGTF directory, or a PEM bundle when `caFile` is set. */
   caDir: string;
   store: TrustStore;
+  caFile?: boolean;
 }
 
 export interface Row {
@@ -77,9 +79,14 @@ export function checkRow(row: Row): void {
   assert.equal(ours.code, row.code, `${row.name}: ${ours.error?.message ?? 'accepted'}`);
   if (row.noOracle !== undefined) return;
   const policy = { ...DEFAULT_CHAIN_POLICY, ...row.policy };
-  assert.ok(statSync(row.trust.caDir).isDirectory(), `${row.trust.caDir} is gone`);
+  const caFile = row.trust.caFile === true;
+  assert.ok(
+    caFile ? statSync(row.trust.caDir).isFile() : statSync(row.trust.caDir).isDirectory(),
+    `${row.trust.caDir} is gone`,
+  );
   const theirs = opensslVerify(row.signed, {
     caDir: row.trust.caDir,
+    caFile,
     purpose: policy.purpose === 'any' ? 'any' : 'smimesign',
     // OpenSSL has no "if-present": without CRLs, not checking gives the same verdict.
     crlCheck: policy.crl === 'require',
