@@ -18,6 +18,8 @@ export interface DownloadOutcome {
   identifier: string;
   ok: boolean;
   bytes: number;
+  /** Time spent transferring, over all attempts (backoff waits excluded): for throughput metrics. */
+  transferMs: number;
   error?: VmiError;
 }
 
@@ -74,9 +76,12 @@ async function downloadInstance(phase: DownloadPhase, inst: InstanceRow): Promis
   const partialPath = cache.downloading(inst.identifier, inst.sha512);
   let attempts = inst.attempts;
   let transferred = 0;
+  let transferMs = 0;
+  let attemptStart = 0;
   setInstanceState(db, inst.id, 'downloading', phase.now);
   for (;;) {
     try {
+      attemptStart = performance.now();
       const result = await downloadImage(
         phase.http,
         { uri: inst.uri, size: inst.size, sha512: inst.sha512, partialPath },
@@ -88,14 +93,16 @@ async function downloadInstance(phase: DownloadPhase, inst: InstanceRow): Promis
         },
         phase.signal,
       );
+      transferMs += performance.now() - attemptStart;
       transferred += result.transferred;
       phase.onBytes?.(result.transferred);
       // Verified: wait in the partial directory under vmcatcher's name for AvailablePrefix.
       await rename(partialPath, cache.verified(inst.identifier));
       setInstanceState(db, inst.id, 'verified', phase.now);
       log.info({ bytes: inst.size, resumedFrom: result.resumedFrom }, 'image downloaded and verified');
-      return { identifier: inst.identifier, ok: true, bytes: transferred };
+      return { identifier: inst.identifier, ok: true, bytes: transferred, transferMs };
     } catch (err) {
+      transferMs += performance.now() - attemptStart;
       const error = asVmiError(err, 'FETCH_FAILED');
       attempts += 1;
       const again =
@@ -103,7 +110,7 @@ async function downloadInstance(phase: DownloadPhase, inst: InstanceRow): Promis
       const delay = backoff(config, attempts);
       recordInstanceError(db, inst.id, error.code, error.message, new Date(phase.now.getTime() + delay));
       log.warn({ err: error, code: error.code, attempts, retry: again }, 'download failed');
-      if (!again) return { identifier: inst.identifier, ok: false, bytes: transferred, error };
+      if (!again) return { identifier: inst.identifier, ok: false, bytes: transferred, transferMs, error };
       await sleep(delay, phase.signal);
       setInstanceState(db, inst.id, 'downloading', phase.now);
     }

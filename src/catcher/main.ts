@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { runProgram } from '../shared/cli.js';
 import { addVerifyCommand } from '../shared/verifycli.js';
 import { addCatcherCommands } from './commands.js';
+import { addOpsCommands } from './ops/commands.js';
 import { VERSION } from '../shared/version.js';
 
 const NAME = 'vmicatcher';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .option('--config <file>', 'configuration file (YAML)');
   addVerifyCommand(program, NAME);
   addCatcherCommands(program);
+  addOpsCommands(program);
   return program;
 }
 

@@ -40,7 +40,14 @@ export interface SyncReport {
     code?: string;
     message?: string;
   }[];
-  downloads: { identifier: string; ok: boolean; bytes: number; code?: string; message?: string }[];
+  downloads: {
+    identifier: string;
+    ok: boolean;
+    bytes: number;
+    transferMs: number;
+    code?: string;
+    message?: string;
+  }[];
   expired: string[];
   available: string[];
   corrupted: string[];
@@ -87,6 +94,7 @@ function downloadReport(o: DownloadOutcome): SyncReport['downloads'][number] {
     identifier: o.identifier,
     ok: o.ok,
     bytes: o.bytes,
+    transferMs: Math.round(o.transferMs),
     ...(o.error === undefined ? {} : { code: o.error.code, message: o.error.message }),
   };
 }
