@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import * as asn1js from 'asn1js';
 import { VmiError } from '../../src/shared/errors.js';
@@ -7,6 +10,7 @@ import { checkRevocation, type CrlMode } from '../../src/shared/pki/crl.js';
 import { OID } from '../../src/shared/pki/oids.js';
 import { buildTrustStore, summarizeTrustStore } from '../../src/shared/pki/truststore.js';
 import { issue, makeCrl, type CrlSpec, type TestCert } from '../helpers/x509.js';
+import { openssl } from './openssl.js';
 
 /** Revocation (SPEC.md section 4 item 4) on in-memory trust stores. */
 
@@ -142,6 +146,63 @@ describe('checkRevocation', () => {
         checkRevocation(decodeCertificate(leaf.der), decodeCertificate(ca.der), store, 'require', new Date()),
       (e: unknown) => e instanceof VmiError && e.code === 'CERT_REVOKED',
     );
+  });
+
+  it('decodes CRLs written by openssl ca -gencrl (reason codes, many entries) and refuses broken ones', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vmicast-ca-'));
+    const when = '251231235959Z';
+    const lines = [
+      leaf,
+      ...Array.from({ length: 50 }, () => issue({ subject: '/CN=x', issuer: ca, key: ca.key })),
+    ].map(
+      (c, i) =>
+        `R\t${when}\t240101000000Z,${i % 2 === 0 ? 'keyCompromise' : 'superseded'}\t${c.serial.toUpperCase()}\tunknown\t/CN=x\n`,
+    );
+    writeFileSync(join(dir, 'index.txt'), lines.join(''));
+    writeFileSync(join(dir, 'crlnumber'), '1000\n');
+    writeFileSync(join(dir, 'ca.pem'), ca.pem);
+    writeFileSync(join(dir, 'ca.key'), ca.keyPem);
+    writeFileSync(
+      join(dir, 'ca.cnf'),
+      `[ca]\ndefault_ca = c\n[c]\ndatabase = ${dir}/index.txt\ncrlnumber = ${dir}/crlnumber\ndefault_md = sha256\ndefault_crl_days = 7\n`,
+    );
+    const r = openssl([
+      'ca',
+      '-gencrl',
+      '-config',
+      join(dir, 'ca.cnf'),
+      '-keyfile',
+      join(dir, 'ca.key'),
+      '-cert',
+      join(dir, 'ca.pem'),
+      '-out',
+      join(dir, 'crl.pem'),
+    ]);
+    assert.equal(r.status, 0, r.stderr);
+    const pem = readFileSync(join(dir, 'crl.pem'));
+    const store = buildTrustStore('memory', [
+      { name: 'ca.0', bytes: new TextEncoder().encode(ca.pem) },
+      { name: 'ca.r0', bytes: new Uint8Array(pem) },
+    ]);
+    assert.deepEqual(store.warnings, []);
+    const crl = store.crls[0];
+    assert.equal(crl?.revoked.size, 51);
+    assert.equal(crl.revoked.get(leaf.serial)?.date.toISOString(), '2024-01-01T00:00:00.000Z');
+    assert.throws(
+      () =>
+        checkRevocation(decodeCertificate(leaf.der), decodeCertificate(ca.der), store, 'require', new Date()),
+      (e: unknown) => e instanceof VmiError && e.code === 'CERT_REVOKED',
+    );
+    // Truncated or trailing bytes: the file is reported and the CA has no usable CRL.
+    const der = makeCrl({ issuer: ca }).der;
+    for (const broken of [der.subarray(0, der.length - 1), Buffer.concat([der, new Uint8Array([0])])]) {
+      const bad = buildTrustStore('memory', [
+        { name: 'ca.0', bytes: new TextEncoder().encode(ca.pem) },
+        { name: 'ca.r0', bytes: new Uint8Array(broken) },
+      ]);
+      assert.equal(bad.warnings.length, 1);
+      assert.equal(bad.crls.length, 0);
+    }
   });
 
   it('summarizeTrustStore lists CRLs with their dates and counts the stale ones', () => {

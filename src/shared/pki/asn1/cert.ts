@@ -2,7 +2,8 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import type { ErrorCode } from '../../errors.js';
 import { OID } from '../oids.js';
-import type { AlgorithmId, Certificate, Crl, CrlScope, Extension, KeyUsage, RevokedEntry } from '../types.js';
+import type { AlgorithmId, Certificate, Crl, Extension, KeyUsage } from '../types.js';
+import { crlFromDer } from './crlder.js';
 import {
   bitsOf,
   boolOf,
@@ -124,58 +125,7 @@ export function decodeCertificate(der: Uint8Array, code: ErrorCode = 'LIST_MALFO
   return decodeWith(code, 'certificate', () => certificateFrom(der));
 }
 
-/** IssuingDistributionPoint (RFC 5280 section 5.2.5): the flags that limit a CRL's scope. */
-function crlScopeOf(value: Uint8Array): CrlScope {
-  const scope: CrlScope = {
-    onlyUserCerts: false,
-    onlyCaCerts: false,
-    onlyAttributeCerts: false,
-    onlySomeReasons: false,
-    indirect: false,
-  };
-  for (const item of children(parseDer(value))) {
-    const flag = () => (item.valueBlock as { valueHexView?: Uint8Array }).valueHexView?.[0] === 0xff;
-    if (isContext(item, 1)) scope.onlyUserCerts = flag();
-    else if (isContext(item, 2)) scope.onlyCaCerts = flag();
-    else if (isContext(item, 3)) scope.onlySomeReasons = true;
-    else if (isContext(item, 4)) scope.indirect = flag();
-    else if (isContext(item, 5)) scope.onlyAttributeCerts = flag();
-  }
-  return scope;
-}
-
-function crlFrom(der: Uint8Array): Crl {
-  // Through parseDer: pkijs's own fromBER keeps asn1js's node limit (CRLs over ~3,300 entries).
-  const crl = new pkijs.CertificateRevocationList({ schema: parseDer(der) });
-  const revoked = new Map<string, RevokedEntry>();
-  const criticalEntryExtensions = new Set<string>();
-  for (const entry of crl.revokedCertificates ?? []) {
-    const serial = Buffer.from(entry.userCertificate.valueBlock.valueHexView)
-      .toString('hex')
-      .replace(/^(00)+(?=..)/, '');
-    revoked.set(serial, { serial, date: entry.revocationDate.value });
-    for (const ext of entry.crlEntryExtensions?.extensions ?? []) {
-      if (ext.critical) criticalEntryExtensions.add(ext.extnID);
-    }
-  }
-  const extensions = extensionsOf(crl.crlExtensions?.extensions);
-  const idp = find(extensions, OID.issuingDistributionPoint);
-  return {
-    der: copy(der),
-    tbs: copy(crl.tbsView),
-    signatureAlgorithm: algorithm(crl.signatureAlgorithm),
-    signature: copy(crl.signatureValue.valueBlock.valueHexView),
-    issuer: decodeName(copy(crl.issuer.valueBeforeDecode)),
-    thisUpdate: crl.thisUpdate.value,
-    nextUpdate: crl.nextUpdate?.value,
-    revoked,
-    extensions,
-    criticalEntryExtensions: [...criticalEntryExtensions],
-    scope: idp === undefined ? undefined : crlScopeOf(idp),
-  };
-}
-
 /** Decodes a DER CRL; any failure becomes `code`. */
 export function decodeCrl(der: Uint8Array, code: ErrorCode = 'CRL_MISSING'): Crl {
-  return decodeWith(code, 'CRL', () => crlFrom(der));
+  return decodeWith(code, 'CRL', () => crlFromDer(der));
 }
