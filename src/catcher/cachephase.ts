@@ -150,11 +150,17 @@ async function checkCache(phase: CachePhase, emitter: Emitter): Promise<Instance
   return damaged;
 }
 
-export async function runCachePhase(phase: CachePhase, newImages: InstanceRow[]): Promise<CacheOutcome> {
+export async function runCachePhase(phase: CachePhase): Promise<CacheOutcome> {
   const emitter = new Emitter(phase);
   const outcome: CacheOutcome = { session: emitter.session, expired: [], available: [], corrupted: [] };
   await emitter.emit('ProcessPrefix');
-  for (const inst of newImages) await emitter.emit('SubscriptionImageNew', inst);
+  for (const inst of instances(phase.db, `i.current = 1 AND m.announced = 0`)) {
+    await emitter.emit('SubscriptionImageNew', inst, undefined, () =>
+      phase.db
+        .prepare('UPDATE images SET announced = 1 WHERE subscription_id = ? AND identifier = ?')
+        .run(inst.subscriptionId, inst.identifier),
+    );
+  }
   if (phase.verifyCache) {
     const damaged = await checkCache(phase, emitter);
     outcome.corrupted = damaged.map((d) => d.identifier);

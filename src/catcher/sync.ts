@@ -9,7 +9,7 @@ import type { LifecycleView } from './lifecycle.js';
 import { acquireSyncLock } from './lock.js';
 import { pollSubscription, type PollContext } from './poll.js';
 import { delivery } from './store/deliveries.js';
-import { instances, type InstanceRow } from './store/images.js';
+import { instances } from './store/images.js';
 import {
   currentListInstance,
   finishRemovals,
@@ -138,7 +138,6 @@ export async function syncOnce(catcher: Catcher, options: SyncOptions = {}): Pro
       purged: [],
       failures: 0,
     };
-    const newImages: InstanceRow[] = [];
     for (const sub of chosen.filter((s) => s.state === 'active')) {
       const outcome = await pollSubscription(poll, sub);
       if (outcome.status === 'refused') {
@@ -154,16 +153,6 @@ export async function syncOnce(catcher: Catcher, options: SyncOptions = {}): Pro
           status: outcome.status,
           ...(outcome.status === 'updated' ? { version: outcome.version } : {}),
         });
-        if (outcome.status === 'updated') {
-          const fresh = new Set(
-            outcome.plan.images.filter((p) => p.change === 'new').map((p) => p.image.identifier),
-          );
-          newImages.push(
-            ...instances(db, 'i.subscription_id = ? AND i.current = 1', sub.id).filter((i) =>
-              fresh.has(i.identifier),
-            ),
-          );
-        }
       }
     }
     // Step 10: download what is wanted ...
@@ -176,29 +165,26 @@ export async function syncOnce(catcher: Catcher, options: SyncOptions = {}): Pro
     // ... make verified files available and retire what is due, with vmcatcher's events ...
     const view = lifecycleView(catcher, now);
     const voOf = voLookup(db);
-    const cacheOutcome = await runCachePhase(
-      {
-        db,
-        cache,
-        exec: catcher.backends.exec,
-        log,
-        now,
-        view,
-        voOf,
-        verifyCache: options.verifyCache === true,
-        signal: options.signal,
-        dirs: {
-          cache: cache.cacheDir,
-          partial: cache.partialDir,
-          expired: cache.expiredDir,
-          rdbms: `sqlite:///${databasePath(config)}`,
-        },
-        redownload: async (again) => {
-          downloads.push(...(await runDownloads(downloadPhase, again)));
-        },
+    const cacheOutcome = await runCachePhase({
+      db,
+      cache,
+      exec: catcher.backends.exec,
+      log,
+      now,
+      view,
+      voOf,
+      verifyCache: options.verifyCache === true,
+      signal: options.signal,
+      dirs: {
+        cache: cache.cacheDir,
+        partial: cache.partialDir,
+        expired: cache.expiredDir,
+        rdbms: `sqlite:///${databasePath(config)}`,
       },
-      newImages,
-    );
+      redownload: async (again) => {
+        downloads.push(...(await runDownloads(downloadPhase, again)));
+      },
+    });
     // ... deliver to backends, and retire there what is due ...
     const deliveries = await runDeliverPhase(
       { db, cache, log, now, view, voOf, retryMs: 300_000, signal: options.signal },

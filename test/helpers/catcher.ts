@@ -8,6 +8,17 @@ import { silentLogger } from '../../src/shared/log.js';
 import type { Grid } from './grid.js';
 import { tempDir } from './tmp.js';
 
+/** Fast retries and short watchdogs, so fault tests finish quickly. */
+export const TEST_DOWNLOADS = {
+  backoffSeconds: 0.01,
+  maxBackoffSeconds: 0.05,
+  stallSeconds: 2,
+  throughputWindowSeconds: 1,
+  minBytesPerSecond: 1,
+  minFreeBytes: 0,
+  attempts: 3,
+};
+
 export interface TestCatcher {
   home: string;
   configPath: string;
@@ -25,16 +36,8 @@ export async function makeCatcherHome(
     caDir: grid.caDir,
     vomsDir: join(home, 'vomsdir'),
     graceHours: 0,
-    downloads: {
-      backoffSeconds: 0.01,
-      maxBackoffSeconds: 0.05,
-      stallSeconds: 2,
-      throughputWindowSeconds: 1,
-      minBytesPerSecond: 1,
-      minFreeBytes: 0,
-      attempts: 3,
-    },
     ...overrides,
+    downloads: { ...TEST_DOWNLOADS, ...(overrides['downloads'] as object | undefined) },
   };
   const configPath = join(home, 'vmicatcher.yaml');
   await writeFile(configPath, stringify(raw));

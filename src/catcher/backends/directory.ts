@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { VmiError } from '../../shared/errors.js';
 import { safeFileName, syncDirectory, writeFileAtomic } from '../../shared/fsutil.js';
 import type { DirectoryConfig } from './config.js';
-import type { Backend, DeliveryPayload, HeldImage, ImageRecord } from './types.js';
+import type { Backend, BackendContext, DeliveryPayload, HeldImage, ImageRecord } from './types.js';
 
 /**
  * The `directory` backend: each delivered image as `<path>/<uuid>` (hard-linked from the

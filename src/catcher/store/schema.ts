@@ -71,6 +71,8 @@ CREATE TABLE images (
   unwanted_since TEXT,
   superseded_by TEXT,
   appliance TEXT,
+  -- Whether SubscriptionImageNew was emitted for it.
+  announced INTEGER NOT NULL DEFAULT 0,
   PRIMARY KEY (subscription_id, identifier)
 );
 CREATE UNIQUE INDEX images_identifier ON images (identifier);
