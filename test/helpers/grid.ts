@@ -30,7 +30,13 @@ export interface Grid {
 }
 
 export function publisherSpec(issuer: TestCert, over: Partial<CertSpec> = {}): CertSpec {
-  return { subject: PUBLISHER_DN, issuer, ca: false, extKeyUsage: ['emailProtection', 'clientAuth'], ...over };
+  return {
+    subject: PUBLISHER_DN,
+    issuer,
+    ca: false,
+    extKeyUsage: ['emailProtection', 'clientAuth'],
+    ...over,
+  };
 }
 
 export interface GridOptions {
@@ -44,7 +50,13 @@ export interface GridOptions {
 export async function makeGrid(options: GridOptions = {}): Promise<Grid> {
   const dir = await tempDir('vmicast-grid-');
   const root = issue({ subject: ROOT_DN, ca: true, ...options.root });
-  const intermediate = issue({ subject: INTERMEDIATE_DN, issuer: root, ca: true, pathLen: 0, ...options.intermediate });
+  const intermediate = issue({
+    subject: INTERMEDIATE_DN,
+    issuer: root,
+    ca: true,
+    pathLen: 0,
+    ...options.intermediate,
+  });
   const publisher = issue(publisherSpec(intermediate, options.publisher));
   const caDir = await writeTrustDir(join(dir, 'certificates'), [
     [root, options.rootEntry],
@@ -53,7 +65,10 @@ export async function makeGrid(options: GridOptions = {}): Promise<Grid> {
   return { dir, caDir, root, intermediate, publisher, store: await loadTrustStore(caDir) };
 }
 
-export function listFor(signer: { eec: TestCert; issuer: TestCert }, spec: Partial<ListSpec> = {}): JsonObject {
+export function listFor(
+  signer: { eec: TestCert; issuer: TestCert },
+  spec: Partial<ListSpec> = {},
+): JsonObject {
   return makeList({ dn: signer.eec.subject, ca: signer.issuer.subject, ...spec });
 }
 

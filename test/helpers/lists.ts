@@ -65,7 +65,14 @@ export function makeList(spec: ListSpec): JsonObject {
       'hv:version': spec.version ?? '1',
       'hv:uri': 'https://example.org/list.smime',
       ...(spec.vo === undefined ? {} : { 'ad:vo': spec.vo }),
-      'hv:endorser': { 'hv:x509': { 'hv:dn': spec.dn, 'hv:ca': spec.ca, 'hv:email': 'manager@example.org', 'dc:creator': 'Test' } },
+      'hv:endorser': {
+        'hv:x509': {
+          'hv:dn': spec.dn,
+          'hv:ca': spec.ca,
+          'hv:email': 'manager@example.org',
+          'dc:creator': 'Test',
+        },
+      },
       'hv:images': spec.images ?? [makeImage()],
       ...spec.extra,
     },

@@ -28,9 +28,11 @@ export async function writeTrustDir(dir: string, cas: [TestCert, CaEntry?][]): P
   for (const [ca, entry = {}] of cas) {
     const hash = subjectHash(ca);
     await writeFile(join(dir, `${hash}.0`), ca.pem);
-    if (entry.crl !== 'none') await writeFile(join(dir, `${hash}.r0`), makeCrl({ issuer: ca, ...(entry.crl ?? {}) }).pem);
+    if (entry.crl !== 'none')
+      await writeFile(join(dir, `${hash}.r0`), makeCrl({ issuer: ca, ...(entry.crl ?? {}) }).pem);
     if (entry.namespaces !== undefined) await writeFile(join(dir, `${hash}.namespaces`), entry.namespaces);
-    if (entry.signingPolicy !== undefined) await writeFile(join(dir, `${hash}.signing_policy`), entry.signingPolicy);
+    if (entry.signingPolicy !== undefined)
+      await writeFile(join(dir, `${hash}.signing_policy`), entry.signingPolicy);
   }
   return dir;
 }

@@ -111,13 +111,17 @@ export function encodeName(name: NameInput): asn1js.Sequence {
       ? parseOneline(name).map((rdn) =>
           rdn.map((a) => {
             const oid = ATTR_OIDS[a.type] ?? a.type;
-            return new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: oid }), stringBlock(oid, a.value)] });
+            return new asn1js.Sequence({
+              value: [new asn1js.ObjectIdentifier({ value: oid }), stringBlock(oid, a.value)],
+            });
           }),
         )
       : name.map((rdn) =>
           rdn.map((a) => {
             const raw = new Uint8Array([a.tag, ...derLength(a.value.length), ...a.value]);
-            return new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: a.oid }), asn1js.fromBER(raw).result] });
+            return new asn1js.Sequence({
+              value: [new asn1js.ObjectIdentifier({ value: a.oid }), asn1js.fromBER(raw).result],
+            });
           }),
         );
   return new asn1js.Sequence({ value: rdns.map((rdn) => new asn1js.Set({ value: rdn })) });
@@ -132,12 +136,25 @@ function derLength(n: number): number[] {
 
 function time(date: Date): asn1js.AsnType {
   const year = date.getUTCFullYear();
-  return year >= 1950 && year < 2050 ? new asn1js.UTCTime({ valueDate: date }) : new asn1js.GeneralizedTime({ valueDate: date });
+  return year >= 1950 && year < 2050
+    ? new asn1js.UTCTime({ valueDate: date })
+    : new asn1js.GeneralizedTime({ valueDate: date });
 }
 
 const SIG_OIDS: Record<string, Record<string, string>> = {
-  rsa: { sha256: OID.sha256WithRSA, sha1: OID.sha1WithRSA, md5: OID.md5WithRSA, sha384: OID.sha384WithRSA, sha512: OID.sha512WithRSA },
-  ec: { sha256: OID.ecdsaWithSha256, sha1: OID.ecdsaWithSha1, sha384: OID.ecdsaWithSha384, sha512: OID.ecdsaWithSha512 },
+  rsa: {
+    sha256: OID.sha256WithRSA,
+    sha1: OID.sha1WithRSA,
+    md5: OID.md5WithRSA,
+    sha384: OID.sha384WithRSA,
+    sha512: OID.sha512WithRSA,
+  },
+  ec: {
+    sha256: OID.ecdsaWithSha256,
+    sha1: OID.ecdsaWithSha1,
+    sha384: OID.ecdsaWithSha384,
+    sha512: OID.ecdsaWithSha512,
+  },
 };
 
 function algorithm(key: KeyObject, hash: string): asn1js.Sequence {
@@ -148,7 +165,10 @@ function algorithm(key: KeyObject, hash: string): asn1js.Sequence {
   const oid = SIG_OIDS[family]?.[hash];
   if (oid === undefined) throw new Error(`no ${family} signature with ${hash}`);
   return new asn1js.Sequence({
-    value: family === 'rsa' ? [new asn1js.ObjectIdentifier({ value: oid }), new asn1js.Null()] : [new asn1js.ObjectIdentifier({ value: oid })],
+    value:
+      family === 'rsa'
+        ? [new asn1js.ObjectIdentifier({ value: oid }), new asn1js.Null()]
+        : [new asn1js.ObjectIdentifier({ value: oid })],
   });
 }
 
@@ -167,7 +187,17 @@ function extension(oid: string, critical: boolean, value: asn1js.AsnType | Uint8
   });
 }
 
-const KU_BITS = ['digitalSignature', 'nonRepudiation', 'keyEncipherment', 'dataEncipherment', 'keyAgreement', 'keyCertSign', 'cRLSign', 'encipherOnly', 'decipherOnly'];
+const KU_BITS = [
+  'digitalSignature',
+  'nonRepudiation',
+  'keyEncipherment',
+  'dataEncipherment',
+  'keyAgreement',
+  'keyCertSign',
+  'cRLSign',
+  'encipherOnly',
+  'decipherOnly',
+];
 
 function keyUsageValue(usages: string[]): asn1js.BitString {
   let bits = 0;
@@ -213,31 +243,51 @@ export function issue(spec: CertSpec): TestCert {
     if (spec.pathLen !== undefined) bc.push(new asn1js.Integer({ value: spec.pathLen }));
     exts.push(extension(OID.basicConstraints, true, new asn1js.Sequence({ value: bc })));
   }
-  const ku = spec.keyUsage === undefined ? (spec.ca === true ? ['keyCertSign', 'cRLSign'] : ['digitalSignature', 'nonRepudiation']) : spec.keyUsage;
+  const ku =
+    spec.keyUsage === undefined
+      ? spec.ca === true
+        ? ['keyCertSign', 'cRLSign']
+        : ['digitalSignature', 'nonRepudiation']
+      : spec.keyUsage;
   if (ku !== null) exts.push(extension(OID.keyUsage, true, keyUsageValue(ku)));
   if (spec.extKeyUsage !== undefined && spec.extKeyUsage !== null) {
     exts.push(
       extension(
         OID.extKeyUsage,
         false,
-        new asn1js.Sequence({ value: spec.extKeyUsage.map((e) => new asn1js.ObjectIdentifier({ value: EKU_OIDS[e] ?? e })) }),
+        new asn1js.Sequence({
+          value: spec.extKeyUsage.map((e) => new asn1js.ObjectIdentifier({ value: EKU_OIDS[e] ?? e })),
+        }),
       ),
     );
   }
   if (spec.noKeyIds !== true) {
-    exts.push(extension(OID.subjectKeyIdentifier, false, new asn1js.OctetString({ valueHex: keyId(key.publicKey).slice() })));
+    exts.push(
+      extension(
+        OID.subjectKeyIdentifier,
+        false,
+        new asn1js.OctetString({ valueHex: keyId(key.publicKey).slice() }),
+      ),
+    );
     const akid = keyId(spec.issuer?.key.publicKey ?? key.publicKey);
     exts.push(
       extension(
         OID.authorityKeyIdentifier,
         false,
-        new asn1js.Sequence({ value: [new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 0 }, valueHex: akid.slice() })] }),
+        new asn1js.Sequence({
+          value: [new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 0 }, valueHex: akid.slice() })],
+        }),
       ),
     );
   }
   if (spec.proxy !== undefined) {
-    const policy = new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: spec.proxy.policyLanguage ?? OID.proxyInheritAll })] });
-    const value = spec.proxy.pathLen === undefined ? [policy] : [new asn1js.Integer({ value: spec.proxy.pathLen }), policy];
+    const policy = new asn1js.Sequence({
+      value: [new asn1js.ObjectIdentifier({ value: spec.proxy.policyLanguage ?? OID.proxyInheritAll })],
+    });
+    const value =
+      spec.proxy.pathLen === undefined
+        ? [policy]
+        : [new asn1js.Integer({ value: spec.proxy.pathLen }), policy];
     exts.push(extension(OID.proxyCertInfo, true, new asn1js.Sequence({ value })));
   }
   for (const e of spec.extensions ?? []) exts.push(extension(e.oid, e.critical, e.value));
@@ -246,20 +296,30 @@ export function issue(spec: CertSpec): TestCert {
   const issuerName = spec.issuer === undefined ? spec.subject : spec.issuer.spec.subject;
   const tbs = new asn1js.Sequence({
     value: [
-      new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [new asn1js.Integer({ value: 2 })] }),
+      new asn1js.Constructed({
+        idBlock: { tagClass: 3, tagNumber: 0 },
+        value: [new asn1js.Integer({ value: 2 })],
+      }),
       new asn1js.Integer({ valueHex: Buffer.from(serial, 'hex') }),
       sigAlg,
       encodeName(issuerName),
       new asn1js.Sequence({ value: [time(notBefore), time(notAfter)] }),
       encodeName(spec.subject),
       asn1js.fromBER(spkiOf(key.publicKey)).result,
-      new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 3 }, value: [new asn1js.Sequence({ value: exts })] }),
+      new asn1js.Constructed({
+        idBlock: { tagClass: 3, tagNumber: 3 },
+        value: [new asn1js.Sequence({ value: exts })],
+      }),
     ],
   });
   const tbsDer = new Uint8Array(tbs.toBER());
   const signature = signBytes(issuerKey.privateKey, hash, tbsDer);
   const cert = new asn1js.Sequence({
-    value: [asn1js.fromBER(tbsDer).result, algorithm(issuerKey.privateKey, hash), new asn1js.BitString({ valueHex: signature.slice() })],
+    value: [
+      asn1js.fromBER(tbsDer).result,
+      algorithm(issuerKey.privateKey, hash),
+      new asn1js.BitString({ valueHex: signature.slice() }),
+    ],
   });
   const der = new Uint8Array(cert.toBER());
   return {
@@ -288,7 +348,10 @@ export function makeCrl(spec: CrlSpec): { der: Uint8Array; pem: string } {
   const thisUpdate = spec.thisUpdate ?? new Date(now - 3600_000);
   const nextUpdate = spec.nextUpdate === undefined ? new Date(now + 7 * 86400_000) : spec.nextUpdate;
   const revoked = (spec.revoked ?? []).map(
-    (c) => new asn1js.Sequence({ value: [new asn1js.Integer({ valueHex: Buffer.from(c.spec.serial ?? '', 'hex') }), time(thisUpdate)] }),
+    (c) =>
+      new asn1js.Sequence({
+        value: [new asn1js.Integer({ valueHex: Buffer.from(c.spec.serial ?? '', 'hex') }), time(thisUpdate)],
+      }),
   );
   const exts = [
     extension(OID.crlNumber, false, new asn1js.Integer({ value: 1 })),
@@ -303,14 +366,21 @@ export function makeCrl(spec: CrlSpec): { der: Uint8Array; pem: string } {
       time(thisUpdate),
       ...(nextUpdate === null ? [] : [time(nextUpdate)]),
       ...(revoked.length > 0 ? [new asn1js.Sequence({ value: revoked })] : []),
-      new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [new asn1js.Sequence({ value: exts })] }),
+      new asn1js.Constructed({
+        idBlock: { tagClass: 3, tagNumber: 0 },
+        value: [new asn1js.Sequence({ value: exts })],
+      }),
     ],
   });
   const tbsDer = new Uint8Array(tbs.toBER());
   const signature = signBytes(spec.issuer.key.privateKey, hash, tbsDer);
   const der = new Uint8Array(
     new asn1js.Sequence({
-      value: [asn1js.fromBER(tbsDer, { maxNodes: tbsDer.length }).result, algorithm(spec.issuer.key.privateKey, hash), new asn1js.BitString({ valueHex: signature.slice() })],
+      value: [
+        asn1js.fromBER(tbsDer, { maxNodes: tbsDer.length }).result,
+        algorithm(spec.issuer.key.privateKey, hash),
+        new asn1js.BitString({ valueHex: signature.slice() }),
+      ],
     }).toBER(),
   );
   return { der, pem: toPem('X509 CRL', der) };
