@@ -5,7 +5,12 @@ import { VmiError } from '../shared/errors.js';
 import { withCatcher } from './cli-context.js';
 import type { NewImagePolicy } from './reconcile.js';
 import { selectImage } from './store/images.js';
-import { getSubscription, markRemoving, type TrustOverrides } from './store/subscriptions.js';
+import {
+  allowAnyVersion,
+  getSubscription,
+  markRemoving,
+  type TrustOverrides,
+} from './store/subscriptions.js';
 import { subscribe } from './subscribe.js';
 import { syncOnce } from './sync.js';
 import { imageViews, subscriptionViews } from './views.js';
@@ -235,7 +240,31 @@ function addSync(program: Command): void {
     );
 }
 
+function addReset(program: Command): void {
+  program
+    .command('reset')
+    .description(
+      'accept the next valid list of a subscription whatever its version (recovery from a fast-forward)',
+    )
+    .argument('<id>', 'subscription identifier or URL')
+    .option('--json', 'print JSON')
+    .action(
+      action(NAME, async (id: string, flags: { json?: boolean }, cmd: Command) => {
+        const sub = await withCatcher(cmd, (catcher) => {
+          const found = getSubscription(catcher.db, id);
+          if (found === undefined) throw new VmiError('USAGE', `no subscription ${id}`);
+          allowAnyVersion(catcher.db, found.id, true);
+          return found;
+        });
+        if (flags.json === true) printJson({ ok: true, id: sub.id });
+        else
+          process.stderr.write(`${NAME}: ${sub.id}: the next valid list is accepted whatever its version\n`);
+      }),
+    );
+}
+
 export function addCatcherCommands(program: Command): void {
+  addReset(program);
   addSubscribe(program);
   addListing(program);
   addSelection(program);

@@ -14,6 +14,7 @@ import { fetchList } from './fetchlist.js';
 import { reconcile, type ReconcilePlan } from './reconcile.js';
 import { applyPlan, otherOwners, setSubscriptionLapsed, storedImages } from './store/images.js';
 import {
+  allowAnyVersion,
   currentListInstance,
   insertListInstance,
   recordAttempt,
@@ -175,6 +176,7 @@ export function storeAndReconcile(
         acceptedAt: now.toISOString(),
       });
       setLapsed(db, sub.id, null);
+      allowAnyVersion(db, sub.id, false);
       applyPlan(db, sub.id, plan, list.version, now);
       recordSuccess(db, sub.id, now, conditional);
       return plan;
@@ -248,8 +250,13 @@ export async function pollSubscription(ctx: PollContext, sub: Subscription): Pro
       );
     }
     checkMaxAge(list, now, config.lists.maxAgeDays);
-    // Step 7: rollback and conflict.
-    if (checkVersion(current, list, sha256(bytes)) === 'resigned') {
+    // Step 7: rollback and conflict (skipped once after an operator reset).
+    if (sub.acceptAnyVersion) {
+      log.warn(
+        { version: list.version, previous: current?.version },
+        'accepting any version once after a reset',
+      );
+    } else if (checkVersion(current, list, sha256(bytes)) === 'resigned') {
       log.warn(
         { version: list.version },
         'accepting a re-signed list with the same version and a newer creation date',

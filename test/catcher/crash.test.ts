@@ -118,7 +118,7 @@ describe('kill -9 during sync', () => {
       repo.publish();
 
       const child = spawnCatcher(crashed.home, ['sync'], { HOOK_DELAY: '0.02' });
-      const delay = 150 + Math.floor(Math.random() * 1500);
+      const delay = 100 + Math.floor(Math.random() * 900);
       await new Promise((resolve) => setTimeout(resolve, delay));
       const exited = new Promise((resolve) => {
         if (child.exitCode !== null || child.signalCode !== null) resolve(undefined);

@@ -256,6 +256,13 @@ export function selectImage(db: Db, identifier: string, selected: boolean, now: 
     lapsed: false,
   });
   if (row.listed === 1) setUnwanted(db, row.subscription_id, identifier, reason, now.toISOString());
+  if (reason === null) {
+    // Wanted again after a retirement: fetch it again.
+    db.prepare(
+      `UPDATE instances SET state = 'pending', attempts = 0, next_attempt_at = NULL
+       WHERE subscription_id = ? AND identifier = ? AND current = 1 AND state IN ('expired', 'purged')`,
+    ).run(row.subscription_id, identifier);
+  }
   return true;
 }
 

@@ -26,6 +26,9 @@ CREATE TABLE subscriptions (
   last_error_message TEXT,
   last_error_at TEXT,
   lapsed_since TEXT,
+  -- Set by vmicatcher reset: the next valid list is accepted whatever its version
+  -- (recovery from a fast-forward attack or a publisher that restarted its numbering).
+  accept_any_version INTEGER NOT NULL DEFAULT 0,
   -- 'removing' after unsubscribe, until every backend let go of its images.
   state TEXT NOT NULL DEFAULT 'active' CHECK (state IN ('active', 'removing')),
   created_at TEXT NOT NULL

@@ -27,6 +27,7 @@ export interface Subscription {
   lastSuccessAt: string | null;
   lastError: { code: string; message: string; at: string } | null;
   lapsedSince: string | null;
+  acceptAnyVersion: boolean;
   state: 'active' | 'removing';
   createdAt: string;
   endorsers: Endorsement[];
@@ -64,6 +65,7 @@ interface SubscriptionRow {
   last_error_message: string | null;
   last_error_at: string | null;
   lapsed_since: string | null;
+  accept_any_version: number;
   state: 'active' | 'removing';
   created_at: string;
 }
@@ -97,6 +99,7 @@ function fromRow(db: Db, row: SubscriptionRow): Subscription {
         ? null
         : { code: row.last_error_code, message: row.last_error_message ?? '', at: row.last_error_at ?? '' },
     lapsedSince: row.lapsed_since,
+    acceptAnyVersion: row.accept_any_version === 1,
     state: row.state,
     createdAt: row.created_at,
     endorsers: endorsersOf(db, row.id),
@@ -169,6 +172,13 @@ export function recordError(db: Db, id: string, err: VmiError, now: Date): void 
   db.prepare(
     'UPDATE subscriptions SET last_error_code = ?, last_error_message = ?, last_error_at = ? WHERE id = ?',
   ).run(err.code, err.message, now.toISOString(), id);
+}
+
+/** `vmicatcher reset`: the next valid list may carry any version (operator recovery). */
+export function allowAnyVersion(db: Db, id: string, allow: boolean): void {
+  db.prepare(
+    'UPDATE subscriptions SET accept_any_version = ?, etag = NULL, last_modified = NULL WHERE id = ?',
+  ).run(allow ? 1 : 0, id);
 }
 
 export function recordSuccess(
