@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
 import got, { HTTPError, RequestError, type BeforeRedirectHook } from 'got';
 import { VmiError } from '../shared/errors.js';
-import { HEADER_BYTES } from './format.js';
+import { HEADER_BYTES, TAIL_BYTES } from './format.js';
 
 /**
  * Size, SHA-512 and the first bytes of an image, read exactly once and never held in
@@ -15,6 +15,8 @@ export interface ImageFacts {
   sha512: string;
   /** The first bytes (up to HEADER_BYTES), for format detection. */
   header: Uint8Array;
+  /** The last bytes (up to TAIL_BYTES): a fixed VHD has its only signature there. */
+  tail: Uint8Array;
 }
 
 export type Progress = (bytes: number) => void;
@@ -26,6 +28,7 @@ class Measure {
   private readonly hash: Hash = createHash('sha512');
   private readonly head: Buffer[] = [];
   private headBytes = 0;
+  private tail: Buffer = Buffer.alloc(0);
   size = 0;
 
   constructor(private readonly onProgress?: Progress) {}
@@ -37,6 +40,10 @@ class Measure {
       this.head.push(Buffer.from(part)); // a copy: read buffers are reused
       this.headBytes += part.length;
     }
+    this.tail =
+      chunk.length >= TAIL_BYTES
+        ? Buffer.from(chunk.subarray(chunk.length - TAIL_BYTES))
+        : Buffer.concat([this.tail, chunk]).subarray(-TAIL_BYTES);
     this.size += chunk.length;
     this.onProgress?.(this.size);
   }
@@ -46,6 +53,7 @@ class Measure {
       size: this.size,
       sha512: this.hash.digest('hex'),
       header: new Uint8Array(Buffer.concat(this.head)),
+      tail: new Uint8Array(this.tail),
     };
   }
 }

@@ -154,3 +154,10 @@ export async function stopCaster(child: ChildProcess): Promise<void> {
   child.kill('SIGTERM');
   await exited;
 }
+
+/** The code and exit status of a command that failed with --json. */
+export function failureOf(result: RunResult): { code: string; status: number | null } {
+  const parsed = JSON.parse(result.stdout) as { ok: boolean; code: string };
+  if (parsed.ok) throw new Error(`expected a failure, got ${result.stdout}`);
+  return { code: parsed.code, status: result.status };
+}

@@ -135,9 +135,11 @@ async function measure(flags: SourceFlags): Promise<{ content: ImageContent; fac
 
 function detectedFormat(flags: SourceFlags & MetadataFlags, facts: ImageFacts): string | undefined {
   if (flags.format !== undefined || !flags.detectFormat) return flags.format;
-  const sniffed = sniffFormat(facts.header);
+  const sniffed = sniffFormat(facts.header, facts.tail);
   if (sniffed.format === undefined) {
-    process.stderr.write(`${NAME}: warning: content is ${sniffed.seen}; give --format to set hv:format\n`);
+    process.stderr.write(
+      `${NAME}: warning: the content is ${sniffed.seen}; give --format to set hv:format\n`,
+    );
   }
   return sniffed.format;
 }

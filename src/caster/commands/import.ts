@@ -18,6 +18,7 @@ import { NAME } from './names.js';
 
 interface ImportFlags extends TrustFlags {
   at?: Date;
+  allowEndorserMismatch?: boolean;
   json?: boolean;
 }
 
@@ -35,6 +36,7 @@ export function addImportCommand(program: Command): void {
         'verify at this ISO 8601 UTC time (to take over a list that has lapsed)',
         parseTime,
       )
+      .option('--allow-endorser-mismatch', 'accept a legacy list whose hv:dn/hv:ca do not name its signer')
       .option('--json', 'print the result as JSON'),
   ).action(
     action(NAME, async (file: string, flags: ImportFlags, cmd: Command) => {
@@ -50,6 +52,7 @@ export function addImportCommand(program: Command): void {
           now: flags.at ?? new Date(),
           policy: chainPolicyFrom(flags),
           vomsDir,
+          allowEndorserMismatch: flags.allowEndorserMismatch,
         });
         return ctx.lock.run(() => importVerifiedList(ctx.db, verified, bytes, isoNow()));
       });

@@ -137,18 +137,29 @@ function authorize(principal: Principal, list: ListRecord): boolean {
   return verify;
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
+/** Reads the body up to `limit` bytes; the stream is left open so that a refusal can be answered. */
+function readBody(req: IncomingMessage, limit: number): Promise<Uint8Array> {
   const tooLarge = () => new VmiError('LIST_TOO_LARGE', `the body exceeds ${limit} bytes`);
   const declared = req.headers['content-length'];
-  if (declared !== undefined && Number(declared) > limit) throw tooLarge();
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    total += chunk.length;
-    if (total > limit) throw tooLarge();
-    chunks.push(chunk);
-  }
-  return new Uint8Array(Buffer.concat(chunks));
+  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    const onData = (chunk: Buffer): void => {
+      total += chunk.length;
+      if (total > limit) {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        reject(tooLarge());
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => resolve(new Uint8Array(Buffer.concat(chunks)));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', reject);
+  });
 }
 
 /** With verification on, every pushed image is downloaded and must match its size and digest. */

@@ -2,7 +2,7 @@ import { VmiError } from '../../shared/errors.js';
 import type { JsonObject } from '../../shared/imagelist/model.js';
 import { serializeImageList } from '../../shared/imagelist/serialize.js';
 import { compareVersions } from '../../shared/imagelist/version.js';
-import { createAppliance, supersedableAppliance } from '../appliances.js';
+import { createAppliance } from '../appliances.js';
 import { addImage, updateImage, type Edit } from '../catalog.js';
 import { makeImageEntry, type ImageContent, type ImageMetadata } from '../entries.js';
 import {
@@ -104,7 +104,9 @@ function precheck(
   } else if (body.supersedes !== undefined) {
     if (body.supersedes === applianceId)
       throw unprocessable('LIST_MALFORMED', 'an appliance cannot supersede itself');
-    supersedableAppliance(edit, listId, body.supersedes);
+    if (findAppliance(edit.db, listId, body.supersedes)?.state !== 'listed') {
+      throw unprocessable('LIST_MALFORMED', `appliance ${body.supersedes} is not in list ${listId}`);
+    }
   }
   const lineage = new Set([applianceId, ...(body.supersedes === undefined ? [] : [body.supersedes])]);
   for (const pushed of body.images) {

@@ -69,6 +69,20 @@ async function clientCaMaterial(location: string): Promise<{ ca: string[]; crl: 
   };
 }
 
+/**
+ * Lets a refused client finish sending (so it reads the answer instead of a reset), but
+ * only up to a bound: past it, the connection is cut.
+ */
+function discardBody(req: IncomingMessage, limit = 64 * 1024 * 1024): void {
+  if (req.readableEnded) return;
+  let seen = 0;
+  req.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > limit) req.destroy();
+  });
+  req.resume();
+}
+
 export class CasterServer {
   private server: Server | undefined;
   private readonly stores: Map<string, TrustStoreCache> = new Map();
@@ -88,7 +102,7 @@ export class CasterServer {
   async start(): Promise<string> {
     const { tls } = this.options;
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
-      this.route(req, res).catch((err: unknown) => this.fail(res, err));
+      this.route(req, res).catch((err: unknown) => this.fail(req, res, err));
     };
     if (tls === undefined) {
       this.server = createHttpServer(handler);
@@ -125,7 +139,7 @@ export class CasterServer {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private fail(res: ServerResponse, err: unknown): void {
+  private fail(req: IncomingMessage, res: ServerResponse, err: unknown): void {
     const known = err instanceof VmiError;
     const status = known ? statusOf(err) : 500;
     if (!known || status >= 500) this.options.logger.error({ err }, 'request failed');
@@ -139,6 +153,7 @@ export class CasterServer {
       ? { code: err.code, message: err.message }
       : { code: 'INTERNAL', message: 'internal error' };
     sendJson(res, status, body, headers);
+    discardBody(req);
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
