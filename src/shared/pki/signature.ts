@@ -54,9 +54,16 @@ export function digestStrength(digest: string | undefined): Strength {
   return 'ok';
 }
 
+/** Keys by the SPKI array of a decoded certificate: trust store certificates live long. */
+const KEYS = new WeakMap<Uint8Array, KeyObject>();
+
 export function publicKeyOf(spki: Uint8Array): KeyObject {
+  const cached = KEYS.get(spki);
+  if (cached !== undefined) return cached;
   try {
-    return createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    const key = createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' });
+    KEYS.set(spki, key);
+    return key;
   } catch (err) {
     throw new VmiError('SIGNER_UNTRUSTED', 'unsupported or invalid public key', { cause: err });
   }

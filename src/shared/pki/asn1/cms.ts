@@ -3,7 +3,18 @@ import * as pkijs from 'pkijs';
 import { OID } from '../oids.js';
 import type { AlgorithmId, SignedAttribute, SignedData, SignerInfo } from '../types.js';
 import { decodeCertificate } from './cert.js';
-import { copy, decodeName, decodeWith, encoded, fail, octetsOf, parseDer } from './der.js';
+import {
+  children,
+  copy,
+  decodeName,
+  decodeWith,
+  encoded,
+  fail,
+  isContext,
+  octetsOf,
+  oidOf,
+  parseDer,
+} from './der.js';
 
 function algorithm(alg: pkijs.AlgorithmIdentifier): AlgorithmId {
   const params = alg.algorithmParams as asn1js.AsnType | undefined;
@@ -36,18 +47,41 @@ function signerInfoFrom(info: pkijs.SignerInfo): SignerInfo {
   };
 }
 
+/**
+ * ContentInfo { signedData, [0] SignedData { version, digestAlgorithms, encapContentInfo,
+ * [0] certificates?, [1] crls?, signerInfos } }, walked directly: pkijs's SignedData
+ * schema match and a re-encoding of every certificate cost most of a verification.
+ * Embedded certificates keep their exact bytes.
+ */
 function signedDataFrom(der: Uint8Array): SignedData {
-  const info = new pkijs.ContentInfo({ schema: parseDer(der) });
-  if (info.contentType !== OID.signedData) fail(`content type ${info.contentType} is not signedData`);
-  const sd = new pkijs.SignedData({ schema: info.content as asn1js.AsnType });
-  const certificates = (sd.certificates ?? [])
-    .filter((c): c is pkijs.Certificate => c instanceof pkijs.Certificate)
-    .map((c) => decodeCertificate(copy(c.toSchema().toBER())));
+  const [contentType, wrapped, ...more] = children(parseDer(der));
+  if (oidOf(contentType) !== OID.signedData) fail(`content type ${oidOf(contentType)} is not signedData`);
+  if (!isContext(wrapped, 0) || more.length > 0) fail('ContentInfo without its [0] content');
+  const [sd, ...extra] = children(wrapped);
+  if (!(sd instanceof asn1js.Sequence) || extra.length > 0) fail('not a SignedData');
+  const fields = children(sd);
+  const [version, digestAlgorithms, encap] = fields;
+  if (!(version instanceof asn1js.Integer) || !(digestAlgorithms instanceof asn1js.Set))
+    fail('not a SignedData');
+  if (!(encap instanceof asn1js.Sequence)) fail('SignedData without encapContentInfo');
+  let i = 3;
+  const certificateSet = isContext(fields[i], 0) ? fields[i++] : undefined;
+  if (isContext(fields[i], 1)) i++; // CRLs inside the message are not used
+  const signerInfos = fields[i++];
+  if (!(signerInfos instanceof asn1js.Set) || i !== fields.length) fail('not a SignedData');
+  const [eContentType, eContent, ...encapExtra] = children(encap);
+  if (encapExtra.length > 0 || (eContent !== undefined && !isContext(eContent, 0)))
+    fail('bad encapContentInfo');
+  const certificates = (certificateSet === undefined ? [] : children(certificateSet))
+    .filter((c) => c instanceof asn1js.Sequence) // other CertificateChoices are tagged
+    .map((c) => decodeCertificate(encoded(c)));
   return {
-    eContentType: sd.encapContentInfo.eContentType,
-    hasEContent: sd.encapContentInfo.eContent !== undefined,
+    eContentType: oidOf(eContentType),
+    hasEContent: eContent !== undefined,
     certificates,
-    signerInfos: sd.signerInfos.map(signerInfoFrom),
+    signerInfos: children(signerInfos).map((block) =>
+      signerInfoFrom(new pkijs.SignerInfo({ schema: block })),
+    ),
   };
 }
 
