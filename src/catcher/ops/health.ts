@@ -146,7 +146,10 @@ export function evaluateHealth(status: Omit<SiteStatus, 'health'>, t: Thresholds
   const summary =
     problems.length > 0
       ? problems.map((p) => p.text).join('; ')
-      : `${active.length} subscription(s) up to date, ${available} image(s) available` +
+      : (totals.failingSubscriptions === 0
+          ? `${active.length} subscription(s) up to date`
+          : `${active.length} subscription(s), ${totals.failingSubscriptions} failing on the last poll (not stale yet)`) +
+        `, ${available} image(s) available` +
         (totals.earliestExpiry === null
           ? ''
           : `, earliest list expiry in ${formatDuration(totals.earliestExpiry.inSeconds)}`);

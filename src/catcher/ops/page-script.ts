@@ -40,6 +40,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`
   }
   function duration(seconds) {
     var s = Math.abs(seconds);
+    if (s < 10) return (Math.round(s * 10) / 10) + ' s';
     if (s < 90) return Math.round(s) + ' s';
     if (s < 5400) return Math.round(s / 60) + ' min';
     if (s < 172800) return (s / 3600).toFixed(1) + ' h';
@@ -160,7 +161,7 @@ export const STATUS_PAGE_SCRIPT = String.raw`
         h('dt', null, 'VO'), h('dd', null, sub.vo || '—'),
         h('dt', null, 'List version'), h('dd', null, sub.version || '—'),
         h('dt', null, 'Expires'), h('dd', null, sub.expires ? when(sub.expires, s.now) : '—'),
-        h('dt', null, 'Last update'), h('dd', null, when(sub.lastSuccess, s.now)),
+        h('dt', null, 'Last successful update'), h('dd', null, when(sub.lastSuccess, s.now)),
         h('dt', null, 'Endorsers'), h('dd', null, sub.endorsers.map(function (e) { return h('div', null, h('code', null, e.dn)); }))),
       sub.lastError ? errorBox(sub.lastError, 'The last update was refused') : h('div', { class: 'ok' }, 'The last update succeeded.'),
       sub.lapsedSince ? h('div', { class: 'error' }, h('strong', null, 'Its images are being withdrawn: the list lapsed ' + relative(sub.lapsedSince, s.now) + '.')) : null,
@@ -212,12 +213,14 @@ export const STATUS_PAGE_SCRIPT = String.raw`
     document.getElementById('health-status').textContent = s.health.status;
     document.getElementById('health-summary').textContent = s.health.summary;
     var d = s.daemon;
-    document.getElementById('meta').replaceChildren(
+    var meta = document.getElementById('meta');
+    meta.replaceChildren();
+    append(meta, [
       'vmicatcher ' + s.version + ' · ' + s.home + ' · ',
       d && d.running
         ? ['daemon pid ' + d.pid + ', schedule ', h('code', null, d.schedule), d.nextCycleAt ? [', next cycle ', when(d.nextCycleAt, s.now)] : null,
           d.cycleRunning ? h('strong', null, ' · a cycle is running') : null]
-        : 'daemon not running');
+        : 'daemon not running']);
     document.getElementById('content').replaceChildren(
       overview(s), problems(s) || '',
       h('section', null, h('h2', null, 'Subscriptions'),
@@ -236,9 +239,17 @@ export const STATUS_PAGE_SCRIPT = String.raw`
   function refresh() {
     fetch('api/v1/status', { cache: 'no-store', headers: { accept: 'application/json' } })
       .then(function (r) { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
-      .then(function (s) { render(s); setConnection('live, every ' + REFRESH_MS / 1000 + ' s', false); })
-      .catch(function (e) { setConnection('cannot reach the daemon (' + e.message + '); retrying', true); })
-      .then(function () { window.setTimeout(refresh, REFRESH_MS); });
+      .then(function (s) {
+        render(s);
+        setConnection('live, every ' + REFRESH_MS / 1000 + ' s', false);
+      }, function (e) {
+        setConnection('cannot reach the daemon (' + e.message + '); retrying', true);
+      })
+      .catch(function (e) {
+        setConnection('cannot show the status (' + e.message + ')', true);
+        throw e;
+      })
+      .finally(function () { window.setTimeout(refresh, REFRESH_MS); });
   }
 
   render(JSON.parse(document.getElementById('initial-status').textContent));
