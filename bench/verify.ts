@@ -13,7 +13,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { DEFAULT_CHAIN_POLICY } from '../src/shared/pki/chain.js';
@@ -140,6 +140,8 @@ async function main(): Promise<void> {
     node: process.version,
     cpu: cpus()[0]?.model ?? 'unknown',
     cores: cpus().length,
+    // Other work on the machine inflates the figures: the 1-minute load average at the end.
+    loadAverage: Math.round((loadavg()[0] ?? 0) * 100) / 100,
     setup: `proxy -> EEC -> issuing CA -> root, CRLs of ${CRL_ENTRIES} entries for both CAs`,
     results,
   };
