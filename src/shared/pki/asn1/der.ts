@@ -31,16 +31,13 @@ export function copy(view: Uint8Array | ArrayBuffer): Uint8Array {
 }
 
 /**
- * Parses exactly one DER/BER element covering all of `bytes`. asn1js stops at 10,000
- * nodes by default, which a CRL of a few thousand entries exceeds; every node takes at
- * least two bytes, so a limit of one node per byte bounds nothing but the input size.
+ * Parses exactly one DER/BER element covering all of `bytes`, within asn1js's default
+ * limits (10,000 nodes): enough for any signature or certificate, and a cap on the work a
+ * hostile input can cause. CRLs, which can be far larger, are read by crlder.ts.
  */
 export function parseDer(bytes: Uint8Array): asn1js.AsnType {
   const view = bytes.slice();
-  const parsed = asn1js.fromBER(view, {
-    maxNodes: Math.max(asn1js.DEFAULT_MAX_NODES, view.byteLength),
-    maxContentLength: Math.max(asn1js.DEFAULT_MAX_CONTENT_LENGTH, view.byteLength),
-  });
+  const parsed = asn1js.fromBER(view);
   if (parsed.offset === -1 || parsed.result.error !== '') {
     fail(parsed.result.error === '' ? 'invalid encoding' : parsed.result.error);
   }
