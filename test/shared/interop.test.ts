@@ -6,7 +6,9 @@ import { serializeImageList } from '../../src/shared/imagelist/serialize.js';
 import { DEFAULT_CHAIN_POLICY } from '../../src/shared/pki/chain.js';
 import { loadTrustStore } from '../../src/shared/pki/trustdir.js';
 import type { TrustStore } from '../../src/shared/pki/truststore.js';
-import { extractPayload } from '../../src/shared/smime.js';
+import { verifyDetached } from '../../src/shared/cms.js';
+import { VmiError } from '../../src/shared/errors.js';
+import { extractPayload, splitEnvelope } from '../../src/shared/smime.js';
 import { listFor, makeGrid, publisherSpec, signDocument, type Grid } from '../helpers/grid.js';
 import { issue, makeProxy, type TestCert } from '../helpers/x509.js';
 import { opensslSign, opensslVerify } from './openssl.js';
@@ -191,6 +193,12 @@ describe('cloudkeeper fixtures (signed by another team with openssl smime)', () 
       opensslVerify(read('imagelist_invalid.signed'), { caDir: `${FIXTURES}ca`, crlCheck: false, attime: at })
         .ok,
       false,
+    );
+    // Its content does not match its signature either: the signature alone is refused.
+    const envelope = splitEnvelope(read('imagelist_invalid.signed'));
+    assert.throws(
+      () => verifyDetached(envelope.signedBytes, envelope.signature, true),
+      (e: unknown) => e instanceof VmiError && e.code === 'SIGNATURE_INVALID',
     );
   });
 
