@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import type { Agent as HttpAgent } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { rootCertificates } from 'node:tls';
-import got, { RequestError, type BeforeRedirectHook, type Got, type Options } from 'got';
-import { HttpProxyAgent, HttpsProxyAgent } from 'hpagent';
+import got, { RequestError, type BeforeRedirectHook, type BeforeRequestHook, type Got } from 'got';
+import { HttpProxyAgent } from 'http-proxy-agent';
+import { HttpsProxyAgent } from 'https-proxy-agent';
 import { getProxyForUrl } from 'proxy-from-env';
 import { VmiError } from './errors.js';
 
@@ -48,9 +49,11 @@ export function agentsFor(url: string | URL, ca: string[]): { http?: HttpAgent; 
   if (proxy === '') return {};
   let agents = proxyAgents.get(proxy);
   if (agents === undefined) {
+    // Plain HTTP goes to the proxy as an absolute-URI request (site proxies often allow
+    // CONNECT to port 443 only); HTTPS tunnels with CONNECT and is verified end to end.
     agents = {
-      http: new HttpProxyAgent({ proxy, keepAlive: true }),
-      https: new HttpsProxyAgent({ proxy, keepAlive: true, ca }),
+      http: new HttpProxyAgent(proxy, { keepAlive: true }),
+      https: new HttpsProxyAgent(proxy, { keepAlive: true, ca }),
     };
     proxyAgents.set(proxy, agents);
   }
@@ -78,10 +81,11 @@ export function createHttpClient(options: HttpClientOptions = {}): Got {
     https: { certificateAuthority: ca, rejectUnauthorized: true },
     headers: { 'user-agent': options.userAgent ?? 'vmicast' },
     hooks: {
-      init: [
-        (_raw, opts: Options) => {
+      beforeRequest: [
+        // The URL is known only now (init hooks run before got merges it in).
+        ((opts) => {
           if (opts.url !== undefined) opts.agent = agentsFor(opts.url, ca);
-        },
+        }) satisfies BeforeRequestHook,
       ],
       beforeRedirect: [
         ((opts, response) => {
