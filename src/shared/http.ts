@@ -53,7 +53,8 @@ export function agentsFor(url: string | URL, ca: string[]): { http?: HttpAgent; 
     // CONNECT to port 443 only); HTTPS tunnels with CONNECT and is verified end to end.
     agents = {
       http: new HttpProxyAgent(proxy, { keepAlive: true }),
-      https: new HttpsProxyAgent(proxy, { keepAlive: true, ca }),
+      // agent-base agents derive from http.Agent but serve https requests too.
+      https: new HttpsProxyAgent(proxy, { keepAlive: true, ca }) as unknown as HttpsAgent,
     };
     proxyAgents.set(proxy, agents);
   }
