@@ -23,6 +23,13 @@ export const REDACT_PATHS = [
   'headers.authorization',
   '*.headers.authorization',
   'req.headers.authorization',
+  'Authorization',
+  '*.headers.Authorization',
+  'req.headers.Authorization',
+  '*.headers.cookie',
+  'req.headers.cookie',
+  'accessToken',
+  '*.accessToken',
   'applicationCredentialSecret',
   '*.applicationCredentialSecret',
 ];
