@@ -209,7 +209,7 @@ function perfText(p: PerfDatum): string {
 
 /** `VMICATCHER STATE - summary | perfdata`, on one line. */
 export function formatProbeLine(report: Pick<HealthReport, 'status' | 'summary' | 'perfdata'>): string {
-  const summary = report.summary.replace(/[\r\n|]+/g, ' ');
+  const summary = report.summary.replace(/[\s|]+/g, ' ').trim();
   const perf = report.perfdata.map(perfText).join(' ');
   return `VMICATCHER ${report.status} - ${summary}${perf === '' ? '' : ` | ${perf}`}`;
 }
