@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { action, parseTime, printJson } from '../shared/cli.js';
 import { VmiError } from '../shared/errors.js';
 import { withCatcher } from './cli-context.js';
+import { addImportCommand } from './commands-import.js';
 import type { NewImagePolicy } from './reconcile.js';
 import { selectImage } from './store/images.js';
 import {
@@ -265,6 +266,7 @@ function addReset(program: Command): void {
 
 export function addCatcherCommands(program: Command): void {
   addReset(program);
+  addImportCommand(program);
   addSubscribe(program);
   addListing(program);
   addSelection(program);

@@ -23,6 +23,8 @@ export interface SubscribeRequest {
   password: string | undefined;
   trust: TrustOverrides;
   now: Date;
+  /** The list identifier the operator expects (migration from vmcatcher pins it already). */
+  expectedId?: string | undefined;
 }
 
 export interface SubscribeResult {
@@ -74,6 +76,9 @@ export async function subscribe(catcher: Catcher, req: SubscribeRequest): Promis
   const verified = verifyForSubscription(ctx, sub, fetched.bytes);
   checkMaxAge(verified.list, req.now, config.lists.maxAgeDays);
   const id = verified.list.identifier;
+  if (req.expectedId !== undefined && id !== req.expectedId) {
+    throw new VmiError('LIST_IDENTIFIER_CHANGED', `the list identifier is ${id}; expected ${req.expectedId}`);
+  }
   const taken = getSubscription(db, id);
   if (taken !== undefined) throw new VmiError('USAGE', `list ${id} is already subscribed from ${taken.url}`);
   const endorser = req.endorser ?? { dn: verified.signer.dn, ca: verified.signer.ca };
