@@ -1,4 +1,5 @@
 import {
+  checkAlgorithmsAgree,
   checkCriticalExtensions,
   checkSigningKeyUsage,
   checkSmimeEku,
@@ -84,13 +85,7 @@ function checkAlgorithms(cert: Certificate, policy: ChainPolicy, isAnchor: boole
     );
   }
   if (isAnchor) return; // An anchor is trusted as configured, not by its self-signature.
-  if (cert.signatureAlgorithm.oid !== cert.tbsSignatureAlgorithm.oid) {
-    fail(
-      'SIGNATURE_INVALID',
-      `${formatOneline(cert.subject)}: inner and outer signature algorithms differ`,
-      cert,
-    );
-  }
+  checkAlgorithmsAgree(cert, formatOneline(cert.subject));
   const strength = digestStrength(signatureDigest(cert.signatureAlgorithm));
   if (strength === 'broken' || (strength === 'sha1' && !policy.allowSha1)) {
     fail(

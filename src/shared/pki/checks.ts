@@ -57,6 +57,20 @@ export function isSelfSigned(cert: Certificate): boolean {
   );
 }
 
+/**
+ * The certificate's outer signature algorithm must be its signed (inner) one, parameters
+ * included, as OpenSSL's X509_verify requires: the outer one is not covered by the
+ * signature, so a difference there is a change nobody signed.
+ */
+export function checkAlgorithmsAgree(cert: Certificate, who: string): void {
+  const outer = cert.signatureAlgorithm;
+  const inner = cert.tbsSignatureAlgorithm;
+  const params = (a: typeof outer) => Buffer.from(a.params ?? new Uint8Array()).toString('hex');
+  if (outer.oid !== inner.oid || params(outer) !== params(inner)) {
+    fail('SIGNATURE_INVALID', `${who}: inner and outer signature algorithms differ`, cert);
+  }
+}
+
 /** True when `issuer`'s key made `cert`'s signature. */
 export function signedBy(cert: Certificate, issuer: Certificate): boolean {
   if (!sameName(cert.issuer, issuer.subject)) return false;

@@ -1,5 +1,6 @@
 import { VmiError } from '../errors.js';
 import {
+  checkAlgorithmsAgree,
   checkCriticalExtensions,
   checkSmimeEku,
   checkValidity,
@@ -77,6 +78,7 @@ function checkProxyRules(proxy: Certificate, issuer: Certificate, depth: number,
   if (bits !== undefined && bits < policy.minRsaBits) {
     throw new VmiError('WEAK_ALGORITHM', `proxy ${formatOneline(proxy.subject)} has a ${bits}-bit RSA key`);
   }
+  checkAlgorithmsAgree(proxy, `proxy ${formatOneline(proxy.subject)}`);
   const strength = digestStrength(signatureDigest(proxy.signatureAlgorithm));
   if (strength === 'broken' || (strength === 'sha1' && !policy.allowSha1)) {
     throw new VmiError(

@@ -7,6 +7,7 @@ import { crlFromDer } from './crlder.js';
 import {
   bitsOf,
   boolOf,
+  checkBer,
   children,
   copy,
   decodeName,
@@ -87,7 +88,11 @@ function find(extensions: Extension[], oid: string): Uint8Array | undefined {
 }
 
 function certificateFrom(der: Uint8Array): Certificate {
+  checkBer(der);
   const cert = pkijs.Certificate.fromBER(der.slice());
+  // A signature value with unused bits is not the signer's output (OpenSSL: "invalid bit
+  // string bits left"); ignoring them would accept a changed certificate.
+  if (cert.signatureValue.valueBlock.unusedBits !== 0) fail('signature value with unused bits');
   const extensions = extensionsOf(cert.extensions);
   const bc = find(extensions, OID.basicConstraints);
   const ku = find(extensions, OID.keyUsage);

@@ -54,7 +54,9 @@ function signerInfoFrom(info: pkijs.SignerInfo): SignerInfo {
  * Embedded certificates keep their exact bytes.
  */
 function signedDataFrom(der: Uint8Array): SignedData {
-  const [contentType, wrapped, ...more] = children(parseDer(der));
+  const info = parseDer(der);
+  if (!(info instanceof asn1js.Sequence)) fail('ContentInfo is not a SEQUENCE');
+  const [contentType, wrapped, ...more] = children(info);
   if (oidOf(contentType) !== OID.signedData) fail(`content type ${oidOf(contentType)} is not signedData`);
   if (!isContext(wrapped, 0) || more.length > 0) fail('ContentInfo without its [0] content');
   const [sd, ...extra] = children(wrapped);

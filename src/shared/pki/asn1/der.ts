@@ -30,6 +30,60 @@ export function copy(view: Uint8Array | ArrayBuffer): Uint8Array {
   return new Uint8Array(view instanceof ArrayBuffer ? view.slice(0) : view.slice());
 }
 
+const MAX_BER_DEPTH = 64;
+/** BOOLEAN, INTEGER, NULL, OBJECT IDENTIFIER, REAL, ENUMERATED, RELATIVE-OID. */
+const PRIMITIVE_ONLY = new Set([0x01, 0x02, 0x05, 0x06, 0x09, 0x0a, 0x0d]);
+
+/** Reads one BER element at `pos` that must end by `end`; returns the offset after it. */
+function berElement(bytes: Uint8Array, pos: number, end: number, depth: number): number {
+  if (depth > MAX_BER_DEPTH) fail(`nested deeper than ${MAX_BER_DEPTH} levels`);
+  const identifier = bytes[pos++] ?? 0;
+  if ((identifier & 0x1f) === 0x1f) {
+    while (pos < end && ((bytes[pos] ?? 0) & 0x80) !== 0) pos++;
+    pos++;
+  }
+  if (pos >= end) fail('truncated tag or length');
+  const constructed = (identifier & 0x20) !== 0;
+  // X.690: SEQUENCE and SET are always constructed, and these types never are (asn1js
+  // decodes a "primitive SEQUENCE" as a SEQUENCE all the same).
+  if (identifier === 0x10 || identifier === 0x11) fail('primitive SEQUENCE or SET');
+  if (constructed && PRIMITIVE_ONLY.has(identifier & 0xdf)) fail('constructed encoding of a primitive type');
+  const first = bytes[pos++] ?? 0;
+  if (first === 0x80) {
+    if (!constructed) fail('indefinite length on a primitive value');
+    for (;;) {
+      if (pos + 2 > end) fail('indefinite length without end-of-contents');
+      if (bytes[pos] === 0 && bytes[pos + 1] === 0) return pos + 2;
+      pos = berElement(bytes, pos, end, depth + 1);
+    }
+  }
+  let length = first;
+  if (first > 0x80) {
+    const octets = first & 0x7f;
+    if (octets > 4 || pos + octets > end) fail('bad length');
+    length = 0;
+    for (let i = 0; i < octets; i++) length = length * 256 + (bytes[pos++] ?? 0);
+  }
+  if (length > end - pos) fail('a value runs past the end of its container');
+  if (constructed) {
+    for (let child = pos; child < pos + length;) child = berElement(bytes, child, pos + length, depth + 1);
+  }
+  return pos + length;
+}
+
+/**
+ * Checks that `bytes` is exactly one well-formed BER element: every length fits its
+ * container and a constructed value's content is exactly its children. asn1js lets a child
+ * run past its parent's length (found by the fuzz suite of issue 8: a changed length byte
+ * still decoded); a verifier must not read a structure that OpenSSL refuses.
+ */
+export function checkBer(bytes: Uint8Array): void {
+  if (bytes.byteLength === 0) fail('empty encoding');
+  if (berElement(bytes, 0, bytes.byteLength, 0) !== bytes.byteLength) {
+    fail('trailing bytes after the encoded value');
+  }
+}
+
 /**
  * Parses exactly one DER/BER element covering all of `bytes`, within asn1js's default
  * limits (10,000 nodes): enough for any signature or certificate, and a cap on the work a
@@ -37,6 +91,7 @@ export function copy(view: Uint8Array | ArrayBuffer): Uint8Array {
  */
 export function parseDer(bytes: Uint8Array): asn1js.AsnType {
   const view = bytes.slice();
+  checkBer(view);
   const parsed = asn1js.fromBER(view);
   if (parsed.offset === -1 || parsed.result.error !== '') {
     fail(parsed.result.error === '' ? 'invalid encoding' : parsed.result.error);
