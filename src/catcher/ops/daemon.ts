@@ -120,12 +120,16 @@ class CatcherDaemon implements Daemon {
     this.lastOkCycleAt = this.previous?.lastOkCycleAt ?? null;
     try {
       await this.server.listen(config.status.listen);
+      await this.schedule(config.schedule);
+      await this.saveState(null, this.previous?.lastCycle ?? null);
     } catch (err) {
+      // Leave nothing behind: a half-started daemon would hold the port and the database.
+      await this.task?.destroy();
+      await this.server.close();
       await this.catcher.close();
+      this.catcher = undefined;
       throw err;
     }
-    await this.schedule(config.schedule);
-    await this.saveState(null, this.previous?.lastCycle ?? null);
     this.log.info(
       { version: VERSION, pid: process.pid, home: config.home, schedule: config.schedule, url: this.url },
       'vmicatcher daemon started',
