@@ -1,10 +1,8 @@
 /**
- * Runs the real vmicaster program (`node dist/caster/main.js`) for contract tests. The
- * build is refreshed once when a source file is newer than the output (several test files
- * may ask at the same time: a lock directory makes them wait for one build).
+ * Runs the real vmicaster program (`node dist/caster/main.js`) for contract tests.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -35,10 +33,16 @@ function sleep(ms: number): void {
 
 let checked = false;
 
-/** Builds dist/ when src/ changed since the last build. */
+/**
+ * Builds dist/ when src/ changed since the last build: once per test run. All test files of
+ * a run are children of one runner process, so the first file builds (others wait on the
+ * lock) and leaves a marker; later files never rebuild under programs already running.
+ */
 export function ensureBuilt(): void {
   if (checked) return;
-  const lock = join(tmpdir(), `vmicast-build-${Buffer.from(REPO).toString('hex').slice(-16)}.lock`);
+  const key = Buffer.from(REPO).toString('hex').slice(-16);
+  const lock = join(tmpdir(), `vmicast-build-${key}.lock`);
+  const marker = join(tmpdir(), `vmicast-build-${key}-${process.ppid}.done`);
   for (let waited = 0; ; waited += 200) {
     try {
       mkdirSync(lock);
@@ -49,17 +53,15 @@ export function ensureBuilt(): void {
     }
   }
   try {
-    if (newestSource(join(REPO, 'src')) > builtAt()) {
-      const result = spawnSync(
-        process.execPath,
-        [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
-        {
-          cwd: REPO,
-          encoding: 'utf8',
-        },
-      );
+    if (!existsSync(marker) && newestSource(join(REPO, 'src')) > builtAt()) {
+      const tsc = join(REPO, 'node_modules/typescript/bin/tsc');
+      const result = spawnSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
+        cwd: REPO,
+        encoding: 'utf8',
+      });
       if (builtAt() === 0) throw new Error(`build failed:\n${result.stdout}${result.stderr}`);
     }
+    writeFileSync(marker, '');
     checked = true;
   } finally {
     rmSync(lock, { recursive: true, force: true });

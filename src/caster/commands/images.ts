@@ -1,3 +1,5 @@
+import { stat } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { Command } from 'commander';
 import { action, printJson } from '../../shared/cli.js';
 import { VmiError } from '../../shared/errors.js';
@@ -119,7 +121,8 @@ async function measure(flags: SourceFlags): Promise<{ content: ImageContent; fac
   }
   const uri = flags.url ?? flags.uri ?? '';
   checkImageUrl(uri, flags.url === undefined ? '--uri' : '--url');
-  const bar = progressBar('image', undefined);
+  const total = flags.file === undefined ? undefined : (await stat(flags.file).catch(() => undefined))?.size;
+  const bar = progressBar(basename(flags.file ?? new URL(uri).pathname), total);
   const onProgress = (bytes: number): void => bar.update(bytes);
   const facts =
     flags.file === undefined ? await measureUrl(uri, onProgress) : await measureFile(flags.file, onProgress);
