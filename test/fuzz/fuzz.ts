@@ -30,7 +30,7 @@ export function params<T>(runs: number): fc.Parameters<T> {
     announced = true;
     process.stderr.write(`fuzz: seed ${SEED} (${LONG ? 'long run' : 'CI budget'}, x${MULTIPLIER})\n`);
   }
-  return { seed: SEED, numRuns: Math.max(1, Math.round(runs * MULTIPLIER)), endOnFailure: true };
+  return { seed: SEED, numRuns: Math.max(1, Math.round(runs * MULTIPLIER)) };
 }
 
 const CODES = new Set<string>(ALL_ERROR_CODES);

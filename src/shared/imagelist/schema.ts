@@ -73,11 +73,12 @@ export const imageSchema = {
     'dc:title': text,
     'dc:description': text,
     'hv:uri': { type: 'string', pattern: '^[hH][tT][tT][pP][sS]?://' },
-    // AppDB writes the size as a decimal string: tolerated on read.
+    // AppDB writes the size as a decimal string: tolerated on read. Sizes stay exact
+    // integers (issue 8: 1e300 passed as an "integer" and 16 digits lose precision).
     'hv:size': {
       anyOf: [
-        { type: 'integer', minimum: 0 },
-        { type: 'string', pattern: '^[0-9]{1,16}$' },
+        { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
+        { type: 'string', pattern: '^[0-9]{1,15}$' },
       ],
     },
     'sl:checksum:sha512': { type: 'string', pattern: '^[0-9a-fA-F]{128}$' },
