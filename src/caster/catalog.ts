@@ -56,19 +56,22 @@ export function supersedable(edit: Edit, listId: string, id: string): ImageRecor
   return image;
 }
 
-/** An appliance changed: once a version was published, any change makes a new version. */
+/**
+ * An appliance changed outside a push: once a version was published, any change makes a new
+ * version; and the change is no longer what the last push body said (so repeating that push
+ * applies it again instead of being taken as a no-op).
+ */
 export function touchAppliance(edit: Edit, listId: string, applianceId: string): void {
   const appliance = findAppliance(edit.db, listId, applianceId);
   if (appliance === undefined) return;
-  if (appliance.published) {
-    setApplianceVersion(
-      edit.db,
-      listId,
-      applianceId,
-      { title: appliance.title, version: bumpVersion(appliance.version), bodySha256: null },
-      edit.now,
-    );
-  }
+  const version = appliance.published ? bumpVersion(appliance.version) : appliance.version;
+  setApplianceVersion(
+    edit.db,
+    listId,
+    applianceId,
+    { title: appliance.title, version, bodySha256: null },
+    edit.now,
+  );
   recordApplianceVersion(edit.db, listId, applianceId, edit.now);
 }
 

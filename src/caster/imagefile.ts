@@ -1,7 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import { open, stat } from 'node:fs/promises';
-import got, { HTTPError, RequestError, type BeforeRedirectHook } from 'got';
 import { VmiError } from '../shared/errors.js';
+import { createHttpClient, transferError } from '../shared/http.js';
+import { VERSION } from '../shared/version.js';
 import { HEADER_BYTES, TAIL_BYTES } from './format.js';
 
 /**
@@ -83,28 +84,6 @@ export async function measureFile(path: string, onProgress?: Progress): Promise<
   return measure.facts();
 }
 
-const refuseDowngrade: BeforeRedirectHook = (options, response) => {
-  const to = options.url instanceof URL ? options.url : new URL(String(options.url));
-  if (new URL(response.url).protocol === 'https:' && to.protocol !== 'https:') {
-    throw new VmiError('FETCH_FAILED', `refusing a redirect from https to ${to.protocol}// (${to.origin})`);
-  }
-};
-
-function fetchError(err: unknown, url: string): VmiError {
-  if (err instanceof VmiError) return err;
-  if (err instanceof HTTPError) {
-    return new VmiError('HTTP_STATUS', `${url}: HTTP ${err.response.statusCode}`, { cause: err });
-  }
-  if (err instanceof RequestError) {
-    if (err.cause instanceof VmiError) return err.cause;
-    if (err.name === 'TimeoutError') return new VmiError('TIMEOUT', `${url}: ${err.message}`, { cause: err });
-    return new VmiError('FETCH_FAILED', `${url}: ${err.message}`, { cause: err });
-  }
-  return new VmiError('FETCH_FAILED', `${url}: ${err instanceof Error ? err.message : String(err)}`, {
-    cause: err,
-  });
-}
-
 /** Image URLs must be http or https: they end up in `hv:uri`, which readers require so. */
 export function checkImageUrl(value: string, what = 'image URL'): URL {
   let url: URL;
@@ -120,8 +99,9 @@ export function checkImageUrl(value: string, what = 'image URL'): URL {
 }
 
 /**
- * Measures an image served over HTTP(S) while it streams (got 14). TLS is always
- * verified (system CAs plus NODE_EXTRA_CA_CERTS); no retries, no decompression.
+ * Measures an image served over HTTP(S) while it streams, with the shared got client: TLS
+ * always verified (system CAs plus NODE_EXTRA_CA_CERTS), proxies from the environment, no
+ * downgrade on redirects, no retries, no decompression.
  */
 export async function measureUrl(
   url: string,
@@ -131,17 +111,17 @@ export async function measureUrl(
   checkImageUrl(url);
   const measure = new Measure(onProgress);
   try {
-    const stream = got.stream(url, {
-      retry: { limit: 0 },
-      decompress: false,
-      https: { rejectUnauthorized: true },
+    const stream = createHttpClient({ userAgent: `vmicaster/${VERSION}` }).stream(url, {
       timeout: { connect: options.connectTimeoutMs ?? 30_000, socket: options.idleTimeoutMs ?? 120_000 },
-      hooks: { beforeRedirect: [refuseDowngrade] },
-      headers: { 'user-agent': 'vmicaster' },
+    });
+    stream.on('response', (response: { statusCode: number }) => {
+      if (response.statusCode < 200 || response.statusCode > 299) {
+        stream.destroy(new VmiError('HTTP_STATUS', `${url}: HTTP ${response.statusCode}`));
+      }
     });
     for await (const chunk of stream) measure.add(chunk as Buffer);
   } catch (err) {
-    throw fetchError(err, url);
+    throw transferError(err, url);
   }
   return measure.facts();
 }

@@ -3,7 +3,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { beforeEach, describe, it } from 'node:test';
 import { assembleDocument } from '../../src/caster/build.js';
-import { createList, type Edit } from '../../src/caster/catalog.js';
+import { createList, removeImage, type Edit } from '../../src/caster/catalog.js';
 import { loadListState } from '../../src/caster/publish.js';
 import { applyPush } from '../../src/caster/serve/pushapply.js';
 import type { PushBody } from '../../src/caster/serve/pushschema.js';
@@ -157,5 +157,22 @@ describe('applyPush', () => {
       appliances.map((a) => [a['dc:identifier'], a['vmi:supersedes']]),
       [['new', ['old']]],
     );
+  });
+
+  it('does not take a repeated push for a no-op once the appliance was changed by hand', () => {
+    const body = push([newImage('head', 'h1'), newImage('worker', 'w1')]);
+    const first = applyPush(edit, list, 'app', body, 'same-hash');
+    assert.ok(first.changed);
+    const worker = first.members.find((m) => m.role === 'worker')?.image ?? '';
+    removeImage({ ...edit, code: 'USAGE' }, list, worker);
+    const before = snapshot(db);
+    // The pushed version no longer describes the appliance: say so instead of answering "unchanged".
+    assert.throws(() => db.transaction(() => applyPush(edit, list, 'app', body, 'same-hash'))(), {
+      code: 'LIST_CONFLICT',
+    });
+    assert.equal(snapshot(db), before);
+    const next = applyPush(edit, list, 'app', { ...body, version: '2' }, 'next-hash');
+    assert.ok(next.changed);
+    assert.equal(findAppliance(db, list, 'app')?.members.length, 2);
   });
 });
