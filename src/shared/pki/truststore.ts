@@ -126,6 +126,16 @@ function loadPolicies(store: TrustStore, files: TrustFile[], selfByHash: Map<str
       }
     }
   }
+  // A CA with a policy file of its own that names no rule for it (an empty file, or rules
+  // for another DN spelling) certifies nothing rather than everything (found by issue 8).
+  for (const file of ordered) {
+    const hash = /^([0-9a-f]{8})\./i.exec(file.name)?.[1]?.toLowerCase();
+    const self = hash === undefined ? undefined : selfByHash.get(hash);
+    if (self === undefined || store.namespaces.has(self)) continue;
+    store.warnings.push(`${file.name}: no rule for its own CA ${self}, which therefore certifies nothing`);
+    const source = file.name.endsWith('.namespaces') ? 'namespaces' : 'signing_policy';
+    store.namespaces.set(self, { source, file: file.name, rules: [] });
+  }
 }
 
 export interface TrustSummary {
