@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { dirname } from 'node:path';
 import type { Got } from 'got';
 import { VmiError } from '../shared/errors.js';
-import { transferError } from '../shared/http.js';
+import { responseOf, transferError } from '../shared/http.js';
 
 /**
  * One image download (SPEC.md section 6): stream into a partial file while hashing, abort
@@ -137,13 +137,7 @@ export async function downloadImage(
   const watchdog = new Watchdog(limits, (err) => request.destroy(err));
   let transferred = 0;
   try {
-    const response = await new Promise<{
-      statusCode: number;
-      headers: Record<string, string | string[] | undefined>;
-    }>((resolve, reject) => {
-      request.once('response', resolve);
-      request.once('error', reject);
-    });
+    const response = await responseOf(request);
     const status = response.statusCode;
     const length = Number(response.headers['content-length'] ?? NaN);
     if (

@@ -1,6 +1,6 @@
 import type { Got } from 'got';
 import { VmiError } from '../shared/errors.js';
-import { transferError } from '../shared/http.js';
+import { responseOf, transferError } from '../shared/http.js';
 
 /**
  * Step 2 of SPEC.md section 5: the conditional, size-capped, time-bounded fetch of a
@@ -39,13 +39,7 @@ export async function fetchList(http: Got, url: string, options: ListFetchOption
     ...(options.signal === undefined ? {} : { signal: options.signal }),
   });
   try {
-    const response = await new Promise<{
-      statusCode: number;
-      headers: Record<string, string | string[] | undefined>;
-    }>((resolve, reject) => {
-      request.once('response', resolve);
-      request.once('error', reject);
-    });
+    const response = await responseOf(request);
     if (response.statusCode === 304) return { status: 'not-modified' };
     if (response.statusCode !== 200) {
       throw new VmiError('HTTP_STATUS', `${url} answered HTTP ${response.statusCode}`, {

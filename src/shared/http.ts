@@ -115,3 +115,16 @@ export function transferError(err: unknown, what: string): VmiError {
   const message = err instanceof Error ? err.message : String(err);
   return new VmiError('FETCH_FAILED', `${what}: ${message}`, { cause: err });
 }
+
+export interface ResponseHead {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+}
+
+/** Waits for the status line and headers of a got stream (its body is read afterwards). */
+export function responseOf(request: NodeJS.EventEmitter): Promise<ResponseHead> {
+  return new Promise((resolve, reject) => {
+    request.once('response', resolve);
+    request.once('error', reject);
+  });
+}

@@ -131,18 +131,10 @@ export function addEndorser(db: Db, subscriptionId: string, endorser: Endorsemen
   );
 }
 
-export interface NewSubscription {
-  id: string;
-  url: string;
-  vo: string | null;
-  requireVoms: boolean;
-  fqan: string | null;
-  newImages: NewImagePolicy;
-  trust: TrustOverrides;
-  username: string | null;
-  password: string | null;
-  endorsers: Endorsement[];
-}
+export type NewSubscription = Pick<
+  Subscription,
+  'id' | 'url' | 'vo' | 'requireVoms' | 'fqan' | 'newImages' | 'trust' | 'username' | 'password' | 'endorsers'
+>;
 
 export function insertSubscription(db: Db, sub: NewSubscription, now: Date): void {
   db.prepare(
