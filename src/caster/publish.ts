@@ -138,14 +138,16 @@ export async function publishLocked(
   await removeStaleTemporaries(path);
   const version = nextVersion(list.version, onDisk?.version);
 
-  let document: JsonObject;
-  if (request.kind === 'renew') {
-    const last = lastPublication(db, list.id);
-    if (last === undefined) throw new VmiError('USAGE', `list ${list.id} has nothing published to renew`);
-    document = last.document;
-  } else {
-    document = assembleDocument(loadListState(db, list.id));
+  // A renewal re-signs what was last published; after an import, the imported content as
+  // this publisher writes it (sizes as integers), which is what the state holds.
+  const last = request.kind === 'renew' ? lastPublication(db, list.id) : undefined;
+  if (request.kind === 'renew' && last === undefined) {
+    throw new VmiError('USAGE', `list ${list.id} has nothing published to renew`);
   }
+  const document: JsonObject =
+    last !== undefined && last.record.kind !== 'import'
+      ? last.document
+      : assembleDocument(loadListState(db, list.id));
 
   const checked = setup.checked;
   const now = request.now;

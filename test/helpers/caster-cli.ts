@@ -39,7 +39,8 @@ let checked = false;
  * lock) and leaves a marker; later files never rebuild under programs already running.
  */
 export function ensureBuilt(): void {
-  if (checked) return;
+  // `npm test` builds first; never rebuild under other tests' running programs there.
+  if (checked || process.env['npm_lifecycle_event'] === 'test') return;
   const key = Buffer.from(REPO).toString('hex').slice(-16);
   const lock = join(tmpdir(), `vmicast-build-${key}.lock`);
   const marker = join(tmpdir(), `vmicast-build-${key}-${process.ppid}.done`);

@@ -15,6 +15,7 @@ import { clientAuthorizations, findTokenByHash } from '../store/access.js';
 import { findAppliance } from '../store/appliances.js';
 import type { Db, WriteLock } from '../store/db.js';
 import { findList, requireList, type ListRecord } from '../store/lists.js';
+import { checkIdentifier } from '../entries.js';
 import { hashToken } from '../tokens.js';
 import { applyPush } from './pushapply.js';
 import { isNewImage, parsePushBody, type PushBody } from './pushschema.js';
@@ -194,6 +195,7 @@ export async function handlePush(
   if (type !== 'application/json') {
     throw new VmiError('LIST_MALFORMED', 'the body must be application/json', { details: { status: 415 } });
   }
+  checkIdentifier(applianceId, 'appliance identifier', 'LIST_MALFORMED');
   const body = parsePushBody(await readBody(req, deps.maxBodyBytes));
   const bodySha256 = createHash('sha256')
     .update(serializeImageList(body as unknown as JsonObject))
@@ -208,8 +210,10 @@ export async function handlePush(
       });
 
   const result = await deps.lock.run(async () => {
+    // Dates from when the lock was obtained: concurrent pushes publish in order.
+    const at = deps.now();
     const outcome = applyPush(
-      { db: deps.db, now: now.toISOString(), code: 'LIST_MALFORMED' },
+      { db: deps.db, now: at.toISOString(), code: 'LIST_MALFORMED' },
       listId,
       applianceId,
       body,
@@ -227,7 +231,7 @@ export async function handlePush(
       outPath: list.publishPath === null ? join(deps.root, `${listId}.smime`) : undefined,
       kind: 'push',
       lifetimeDays: deps.lifetimeDays,
-      now,
+      now: at,
     });
     return { changed: true, version: published.version, members: outcome.members };
   });
