@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Db } from '../shared/db.js';
+import { prepared, type Db } from '../shared/db.js';
 import { digestFile } from '../shared/digest.js';
 import type { ExecConfig } from './backends/config.js';
 import type { CacheLayout } from './cache.js';
@@ -100,14 +100,13 @@ async function expire(phase: CachePhase, emitter: Emitter, inst: InstanceRow): P
 /** Appliance members wait until every member of their appliance is verified or cached. */
 function applianceComplete(db: Db, inst: InstanceRow): boolean {
   if (inst.appliance === null) return true;
-  const missing = db
-    .prepare(
-      `SELECT COUNT(*) AS n FROM appliance_members am
+  const missing = prepared(
+    db,
+    `SELECT COUNT(*) AS n FROM appliance_members am
        JOIN appliances a ON a.subscription_id = am.subscription_id AND a.identifier = am.appliance AND a.listed = 1
        LEFT JOIN instances i ON i.subscription_id = am.subscription_id AND i.identifier = am.identifier AND i.current = 1
        WHERE am.subscription_id = ? AND am.appliance = ? AND (i.state IS NULL OR i.state NOT IN ('verified', 'cached'))`,
-    )
-    .get(inst.subscriptionId, inst.appliance) as { n: number };
+  ).get(inst.subscriptionId, inst.appliance) as { n: number };
   return missing.n === 0;
 }
 
@@ -142,9 +141,10 @@ async function checkCache(phase: CachePhase, emitter: Emitter): Promise<Instance
     if (ok) continue;
     phase.log.warn({ image: inst.identifier }, 'cached file is damaged or missing; fetching it again');
     await expire(phase, emitter, inst);
-    phase.db
-      .prepare(`UPDATE instances SET state = 'pending', attempts = 0, next_attempt_at = NULL WHERE id = ?`)
-      .run(inst.id);
+    prepared(
+      phase.db,
+      `UPDATE instances SET state = 'pending', attempts = 0, next_attempt_at = NULL WHERE id = ?`,
+    ).run(inst.id);
     damaged.push({ ...inst, state: 'pending' });
   }
   return damaged;
@@ -156,9 +156,10 @@ export async function runCachePhase(phase: CachePhase): Promise<CacheOutcome> {
   await emitter.emit('ProcessPrefix');
   for (const inst of instances(phase.db, `i.current = 1 AND m.announced = 0`)) {
     await emitter.emit('SubscriptionImageNew', inst, undefined, () =>
-      phase.db
-        .prepare('UPDATE images SET announced = 1 WHERE subscription_id = ? AND identifier = ?')
-        .run(inst.subscriptionId, inst.identifier),
+      prepared(phase.db, 'UPDATE images SET announced = 1 WHERE subscription_id = ? AND identifier = ?').run(
+        inst.subscriptionId,
+        inst.identifier,
+      ),
     );
   }
   if (phase.verifyCache) {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Db } from '../shared/db.js';
+import { prepared, type Db } from '../shared/db.js';
 import { asVmiError } from '../shared/errors.js';
 import { prepareDisks } from '../shared/format/prepare.js';
 import type { Backend, BackendContext, ImageRecord } from './backends/types.js';
@@ -240,7 +240,7 @@ async function retireUnwanted(phase: DeliverPhase, backend: Backend): Promise<De
 
 /** Records appliance versions whose every member is delivered to the backend. */
 function announceAppliances(phase: DeliverPhase, backend: Backend): void {
-  const subs = phase.db.prepare('SELECT id FROM subscriptions').all() as { id: string }[];
+  const subs = prepared(phase.db, 'SELECT id FROM subscriptions').all() as { id: string }[];
   for (const { id } of subs) {
     for (const appliance of appliancesOf(phase.db, id).filter((a) => a.listed)) {
       const complete = appliance.members.every((m) => {

@@ -1,7 +1,7 @@
 import { rename, rm } from 'node:fs/promises';
 import type { Got } from 'got';
 import type { Logger } from 'pino';
-import type { Db } from '../shared/db.js';
+import { prepared, type Db } from '../shared/db.js';
 import { asVmiError, type VmiError } from '../shared/errors.js';
 import type { CacheLayout } from './cache.js';
 import type { CatcherConfig } from './config.js';
@@ -157,13 +157,13 @@ export async function runDownloads(phase: DownloadPhase, jobs: InstanceRow[]): P
 
 /** After a crash: downloads marked in progress are pending again (their partial files resume). */
 export async function recoverDownloads(db: Db, cache: CacheLayout): Promise<void> {
-  db.prepare(`UPDATE instances SET state = 'pending' WHERE state = 'downloading'`).run();
+  prepared(db, `UPDATE instances SET state = 'pending' WHERE state = 'downloading'`).run();
   // A verified file of an instance the list no longer names, or nobody wants, is of no use.
   for (const inst of instances(
     db,
     `i.state = 'verified' AND (i.current = 0 OR m.unwanted_reason IS NOT NULL)`,
   )) {
     await rm(cache.verified(inst.identifier), { force: true });
-    db.prepare(`UPDATE instances SET state = 'pending' WHERE id = ?`).run(inst.id);
+    prepared(db, `UPDATE instances SET state = 'pending' WHERE id = ?`).run(inst.id);
   }
 }

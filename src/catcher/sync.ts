@@ -1,4 +1,4 @@
-import type { Db } from '../shared/db.js';
+import { prepared, type Db } from '../shared/db.js';
 import { VmiError } from '../shared/errors.js';
 import type { Catcher } from './catcher.js';
 import { runCachePhase } from './cachephase.js';
@@ -67,13 +67,12 @@ function lifecycleView(catcher: Catcher, now: Date): LifecycleView {
       instances(db, 'i.subscription_id = ? AND i.identifier = ? AND i.current = 1', sub, id)[0],
     deliveredOn: (instanceId, backend) => delivery(db, instanceId, backend)?.state === 'delivered',
     applianceAvailableOn: (sub, appliance, backend) =>
-      db
-        .prepare(
-          `SELECT 1 FROM appliance_backends ab JOIN appliances a
+      prepared(
+        db,
+        `SELECT 1 FROM appliance_backends ab JOIN appliances a
              ON a.subscription_id = ab.subscription_id AND a.identifier = ab.appliance AND a.version = ab.version
            WHERE ab.subscription_id = ? AND ab.appliance = ? AND ab.backend = ?`,
-        )
-        .get(sub, appliance, backend) !== undefined,
+      ).get(sub, appliance, backend) !== undefined,
   };
 }
 
@@ -81,7 +80,7 @@ function voLookup(db: Db): (subscriptionId: string) => string | undefined {
   const cache = new Map<string, string | undefined>();
   return (id) => {
     if (!cache.has(id)) {
-      const sub = db.prepare('SELECT vo FROM subscriptions WHERE id = ?').get(id) as
+      const sub = prepared(db, 'SELECT vo FROM subscriptions WHERE id = ?').get(id) as
         { vo: string | null } | undefined;
       cache.set(id, currentListInstance(db, id)?.vo ?? sub?.vo ?? undefined);
     }
@@ -193,7 +192,8 @@ export async function syncOnce(catcher: Catcher, options: SyncOptions = {}): Pro
     // ... and purge retired files past the retention period.
     const purged = await cache.purge(now);
     finishRemovals(db);
-    db.prepare(
+    prepared(
+      db,
       `UPDATE instances SET state = 'purged' WHERE state = 'expired' AND expired_file IN (SELECT value FROM json_each(?))`,
     ).run(JSON.stringify(purged));
     Object.assign(report, {

@@ -1,4 +1,4 @@
-import type { Db } from '../../shared/db.js';
+import { prepared, type Db } from '../../shared/db.js';
 
 /** Per-backend delivery records: each backend has its own, so one failing blocks no other. */
 
@@ -33,7 +33,7 @@ function fromRow(row: Record<string, unknown>): Delivery {
 
 export function deliveriesOf(db: Db, instanceId: number): Delivery[] {
   return (
-    db.prepare('SELECT * FROM deliveries WHERE instance_id = ? ORDER BY backend').all(instanceId) as Record<
+    prepared(db, 'SELECT * FROM deliveries WHERE instance_id = ? ORDER BY backend').all(instanceId) as Record<
       string,
       unknown
     >[]
@@ -41,15 +41,16 @@ export function deliveriesOf(db: Db, instanceId: number): Delivery[] {
 }
 
 export function delivery(db: Db, instanceId: number, backend: string): Delivery | undefined {
-  const row = db
-    .prepare('SELECT * FROM deliveries WHERE instance_id = ? AND backend = ?')
-    .get(instanceId, backend) as Record<string, unknown> | undefined;
+  const row = prepared(db, 'SELECT * FROM deliveries WHERE instance_id = ? AND backend = ?').get(
+    instanceId,
+    backend,
+  ) as Record<string, unknown> | undefined;
   return row === undefined ? undefined : fromRow(row);
 }
 
 export function allDeliveries(db: Db, backend: string): Delivery[] {
   return (
-    db.prepare('SELECT * FROM deliveries WHERE backend = ? ORDER BY instance_id').all(backend) as Record<
+    prepared(db, 'SELECT * FROM deliveries WHERE backend = ? ORDER BY instance_id').all(backend) as Record<
       string,
       unknown
     >[]
@@ -67,7 +68,8 @@ export function saveDelivery(
   },
   now: Date,
 ): void {
-  db.prepare(
+  prepared(
+    db,
     `INSERT INTO deliveries (instance_id, backend, state, refs_json, metadata_sha256, attempts, updated_at)
      VALUES (?, ?, ?, ?, ?, 0, ?)
      ON CONFLICT (instance_id, backend) DO UPDATE SET state = excluded.state, refs_json = excluded.refs_json,
@@ -91,7 +93,8 @@ export function recordDeliveryError(
   nextAttemptAt: Date,
   now: Date,
 ): void {
-  db.prepare(
+  prepared(
+    db,
     `INSERT INTO deliveries (instance_id, backend, state, attempts, last_error_code, last_error_message, next_attempt_at, updated_at)
      VALUES (?, ?, 'pending', 1, ?, ?, ?, ?)
      ON CONFLICT (instance_id, backend) DO UPDATE SET attempts = attempts + 1, last_error_code = excluded.last_error_code,
@@ -107,7 +110,8 @@ export function markApplianceAvailable(
   backend: string,
   now: Date,
 ): void {
-  db.prepare(
+  prepared(
+    db,
     `INSERT OR IGNORE INTO appliance_backends (subscription_id, appliance, version, backend, available_at) VALUES (?, ?, ?, ?, ?)`,
   ).run(subscriptionId, appliance, version, backend, now.toISOString());
 }
@@ -118,10 +122,9 @@ export function applianceAvailability(
   appliance: string,
 ): { version: string; backend: string; availableAt: string }[] {
   return (
-    db
-      .prepare(
-        'SELECT version, backend, available_at FROM appliance_backends WHERE subscription_id = ? AND appliance = ?',
-      )
-      .all(subscriptionId, appliance) as { version: string; backend: string; available_at: string }[]
+    prepared(
+      db,
+      'SELECT version, backend, available_at FROM appliance_backends WHERE subscription_id = ? AND appliance = ?',
+    ).all(subscriptionId, appliance) as { version: string; backend: string; available_at: string }[]
   ).map((r) => ({ version: r.version, backend: r.backend, availableAt: r.available_at }));
 }

@@ -1,4 +1,4 @@
-import type { Db } from '../../shared/db.js';
+import { prepared, type Db } from '../../shared/db.js';
 import type { EventType } from '../events.js';
 
 /** The durable event outbox of the exec backends. */
@@ -48,7 +48,8 @@ export function insertEvent(
   },
   now: Date,
 ): void {
-  const insert = db.prepare(
+  const insert = prepared(
+    db,
     `INSERT INTO events (backend, session, type, identifier, instance_id, env_json, state, created_at)
      VALUES (?, ?, ?, ?, ?, ?, 'pending', ?)`,
   );
@@ -67,14 +68,16 @@ export function insertEvent(
 
 /** The oldest pending event of a backend: events run strictly in order. */
 export function nextPendingEvent(db: Db, backend: string): StoredEvent | undefined {
-  const row = db
-    .prepare(`SELECT * FROM events WHERE backend = ? AND state = 'pending' ORDER BY id LIMIT 1`)
-    .get(backend) as Record<string, unknown> | undefined;
+  const row = prepared(
+    db,
+    `SELECT * FROM events WHERE backend = ? AND state = 'pending' ORDER BY id LIMIT 1`,
+  ).get(backend) as Record<string, unknown> | undefined;
   return row === undefined ? undefined : fromRow(row);
 }
 
 export function markEventDone(db: Db, id: number, now: Date): void {
-  db.prepare(
+  prepared(
+    db,
     `UPDATE events SET state = 'done', attempts = attempts + 1, done_at = ?, last_error_code = NULL,
        last_error_message = NULL, next_attempt_at = NULL WHERE id = ?`,
   ).run(now.toISOString(), id);
@@ -87,7 +90,8 @@ export function markEventFailed(
   nextAttemptAt: Date,
   giveUp: boolean,
 ): void {
-  db.prepare(
+  prepared(
+    db,
     `UPDATE events SET attempts = attempts + 1, last_error_code = ?, last_error_message = ?, next_attempt_at = ?,
        state = ? WHERE id = ?`,
   ).run(error.code, error.message, nextAttemptAt.toISOString(), giveUp ? 'failed' : 'pending', id);
@@ -95,18 +99,20 @@ export function markEventFailed(
 
 /** Failed events go back into the queue (operator action after fixing a handler). */
 export function retryFailedEvents(db: Db, backend?: string): number {
-  const result = db
-    .prepare(
-      `UPDATE events SET state = 'pending', attempts = 0, next_attempt_at = NULL
+  const result = prepared(
+    db,
+    `UPDATE events SET state = 'pending', attempts = 0, next_attempt_at = NULL
        WHERE state = 'failed' AND (? IS NULL OR backend = ?)`,
-    )
-    .run(backend ?? null, backend ?? null);
+  ).run(backend ?? null, backend ?? null);
   return result.changes;
 }
 
 export function listEvents(db: Db, where = '1 = 1', ...params: unknown[]): StoredEvent[] {
   return (
-    db.prepare(`SELECT * FROM events WHERE ${where} ORDER BY id`).all(...params) as Record<string, unknown>[]
+    prepared(db, `SELECT * FROM events WHERE ${where} ORDER BY id`).all(...params) as Record<
+      string,
+      unknown
+    >[]
   ).map(fromRow);
 }
 
@@ -122,17 +128,16 @@ export interface OutboxSummary {
 
 export function outboxSummary(db: Db, backends: readonly string[]): OutboxSummary[] {
   return backends.map((backend) => {
-    const counts = db
-      .prepare(`SELECT state, COUNT(*) AS n FROM events WHERE backend = ? GROUP BY state`)
-      .all(backend) as { state: string; n: number }[];
+    const counts = prepared(
+      db,
+      `SELECT state, COUNT(*) AS n FROM events WHERE backend = ? GROUP BY state`,
+    ).all(backend) as { state: string; n: number }[];
     const count = (state: string) => counts.find((c) => c.state === state)?.n ?? 0;
-    const failing = db
-      .prepare(
-        `SELECT created_at, last_error_code, last_error_message FROM events
+    const failing = prepared(
+      db,
+      `SELECT created_at, last_error_code, last_error_message FROM events
          WHERE backend = ? AND (state = 'failed' OR (state = 'pending' AND last_error_code IS NOT NULL)) ORDER BY id LIMIT 1`,
-      )
-      .get(backend) as
-      { created_at: string; last_error_code: string; last_error_message: string } | undefined;
+    ).get(backend) as { created_at: string; last_error_code: string; last_error_message: string } | undefined;
     return {
       backend,
       pending: count('pending'),

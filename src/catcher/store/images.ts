@@ -1,4 +1,4 @@
-import type { Db } from '../../shared/db.js';
+import { prepared, type Db } from '../../shared/db.js';
 import type { JsonObject } from '../../shared/imagelist/model.js';
 import {
   entryKey,
@@ -72,7 +72,10 @@ function instanceFrom(row: Record<string, unknown>): InstanceRow {
 
 export function instances(db: Db, where = '1 = 1', ...params: unknown[]): InstanceRow[] {
   return (
-    db.prepare(`${INSTANCE_SELECT} WHERE ${where} ORDER BY i.id`).all(...params) as Record<string, unknown>[]
+    prepared(db, `${INSTANCE_SELECT} WHERE ${where} ORDER BY i.id`).all(...params) as Record<
+      string,
+      unknown
+    >[]
   ).map(instanceFrom);
 }
 
@@ -81,14 +84,13 @@ export function instanceById(db: Db, id: number): InstanceRow | undefined {
 }
 
 export function storedImages(db: Db, subscriptionId: string): StoredImage[] {
-  const rows = db
-    .prepare(
-      `SELECT m.identifier, m.selected, m.listed, m.unwanted_reason, m.unwanted_since, i.sha512, i.entry_json
+  const rows = prepared(
+    db,
+    `SELECT m.identifier, m.selected, m.listed, m.unwanted_reason, m.unwanted_since, i.sha512, i.entry_json
        FROM images m LEFT JOIN instances i
          ON i.subscription_id = m.subscription_id AND i.identifier = m.identifier AND i.current = 1
        WHERE m.subscription_id = ?`,
-    )
-    .all(subscriptionId) as Record<string, unknown>[];
+  ).all(subscriptionId) as Record<string, unknown>[];
   return rows.map((r) => ({
     identifier: r['identifier'] as string,
     selected: r['selected'] === 1,
@@ -107,9 +109,9 @@ export function storedImages(db: Db, subscriptionId: string): StoredImage[] {
 
 /** identifier -> subscription, for identifiers owned by other subscriptions. */
 export function otherOwners(db: Db, subscriptionId: string): Map<string, string> {
-  const rows = db
-    .prepare('SELECT identifier, subscription_id FROM images WHERE subscription_id != ?')
-    .all(subscriptionId) as { identifier: string; subscription_id: string }[];
+  const rows = prepared(db, 'SELECT identifier, subscription_id FROM images WHERE subscription_id != ?').all(
+    subscriptionId,
+  ) as { identifier: string; subscription_id: string }[];
   return new Map(rows.map((r) => [r.identifier, r.subscription_id]));
 }
 
@@ -121,7 +123,8 @@ function setUnwanted(
   reason: UnwantedReason | null,
   now: string,
 ): void {
-  db.prepare(
+  prepared(
+    db,
     `UPDATE images SET unwanted_reason = ?,
        unwanted_since = CASE WHEN ? IS NULL THEN NULL ELSE COALESCE(unwanted_since, ?) END
      WHERE subscription_id = ? AND identifier = ?`,
@@ -139,7 +142,8 @@ export function applyPlan(
   const at = now.toISOString();
   for (const p of plan.images) {
     const { image } = p;
-    db.prepare(
+    prepared(
+      db,
       `INSERT INTO images (subscription_id, identifier, selected, listed, superseded_by, appliance)
        VALUES (?, ?, ?, 1, ?, ?)
        ON CONFLICT (subscription_id, identifier) DO UPDATE SET listed = 1, superseded_by = excluded.superseded_by,
@@ -160,16 +164,18 @@ export function applyPlan(
       lapsed: false,
     });
     setUnwanted(db, subscriptionId, image.identifier, reason, at);
-    db.prepare('DELETE FROM successors WHERE subscription_id = ? AND identifier = ?').run(
+    prepared(db, 'DELETE FROM successors WHERE subscription_id = ? AND identifier = ?').run(
       subscriptionId,
       image.identifier,
     );
     image.supersedes.forEach((ancestor, position) => {
-      db.prepare(
+      prepared(
+        db,
         'INSERT OR IGNORE INTO successors (subscription_id, identifier, ancestor, position) VALUES (?, ?, ?, ?)',
       ).run(subscriptionId, image.identifier, ancestor, position);
     });
-    db.prepare(
+    prepared(
+      db,
       `INSERT INTO instances (subscription_id, identifier, sha512, size, version, uri, entry_json, current, state, attempts_version)
        VALUES (?, ?, ?, ?, ?, ?, ?, 1, 'pending', ?)
        ON CONFLICT (subscription_id, identifier, sha512) DO UPDATE SET size = excluded.size, version = excluded.version,
@@ -186,19 +192,22 @@ export function applyPlan(
       listVersion,
       reason === null ? 1 : 0,
     );
-    db.prepare(
+    prepared(
+      db,
       'UPDATE instances SET current = 0 WHERE subscription_id = ? AND identifier = ? AND sha512 != ?',
     ).run(subscriptionId, image.identifier, image.sha512);
   }
   // A new list version gives failed downloads a fresh set of attempts; wanted again after a
   // retirement means downloading again.
-  db.prepare(
+  prepared(
+    db,
     `UPDATE instances SET attempts = 0, next_attempt_at = NULL, attempts_version = ?
      WHERE subscription_id = ? AND current = 1 AND state IN ('pending', 'downloading')
        AND (attempts_version IS NULL OR attempts_version != ?)`,
   ).run(listVersion, subscriptionId, listVersion);
   for (const u of plan.unlisted) {
-    db.prepare(
+    prepared(
+      db,
       'UPDATE images SET listed = 0, superseded_by = ? WHERE subscription_id = ? AND identifier = ?',
     ).run(u.supersededBy ?? null, subscriptionId, u.identifier);
     setUnwanted(db, subscriptionId, u.identifier, u.reason, at);
@@ -207,19 +216,21 @@ export function applyPlan(
 }
 
 function applyAppliances(db: Db, subscriptionId: string, plan: ReconcilePlan): void {
-  db.prepare('UPDATE appliances SET listed = 0 WHERE subscription_id = ?').run(subscriptionId);
+  prepared(db, 'UPDATE appliances SET listed = 0 WHERE subscription_id = ?').run(subscriptionId);
   for (const a of plan.appliances) {
-    db.prepare(
+    prepared(
+      db,
       `INSERT INTO appliances (subscription_id, identifier, version, title, supersedes_json, listed) VALUES (?, ?, ?, ?, ?, 1)
        ON CONFLICT (subscription_id, identifier) DO UPDATE SET version = excluded.version, title = excluded.title,
          supersedes_json = excluded.supersedes_json, listed = 1`,
     ).run(subscriptionId, a.identifier, a.version, a.title, JSON.stringify(a.supersedes));
-    db.prepare('DELETE FROM appliance_members WHERE subscription_id = ? AND appliance = ?').run(
+    prepared(db, 'DELETE FROM appliance_members WHERE subscription_id = ? AND appliance = ?').run(
       subscriptionId,
       a.identifier,
     );
     for (const m of a.images) {
-      db.prepare(
+      prepared(
+        db,
         'INSERT OR IGNORE INTO appliance_members (subscription_id, appliance, role, identifier) VALUES (?, ?, ?, ?)',
       ).run(subscriptionId, a.identifier, m.role, m.identifier);
     }
@@ -229,7 +240,8 @@ function applyAppliances(db: Db, subscriptionId: string, plan: ReconcilePlan): v
 /** Marks every image of a subscription unwanted because its list lapsed (or clears it). */
 export function setSubscriptionLapsed(db: Db, subscriptionId: string, lapsed: boolean, now: Date): void {
   if (lapsed) {
-    db.prepare(
+    prepared(
+      db,
       `UPDATE images SET unwanted_reason = 'lapsed', unwanted_since = COALESCE(unwanted_since, ?)
        WHERE subscription_id = ? AND (unwanted_reason IS NULL OR unwanted_reason != 'lapsed')`,
     ).run(now.toISOString(), subscriptionId);
@@ -237,14 +249,16 @@ export function setSubscriptionLapsed(db: Db, subscriptionId: string, lapsed: bo
 }
 
 export function selectImage(db: Db, identifier: string, selected: boolean, now: Date): boolean {
-  const row = db
-    .prepare('SELECT subscription_id, listed, superseded_by FROM images WHERE identifier = ?')
-    .get(identifier) as { subscription_id: string; listed: number; superseded_by: string | null } | undefined;
+  const row = prepared(
+    db,
+    'SELECT subscription_id, listed, superseded_by FROM images WHERE identifier = ?',
+  ).get(identifier) as { subscription_id: string; listed: number; superseded_by: string | null } | undefined;
   if (row === undefined) return false;
-  db.prepare('UPDATE images SET selected = ? WHERE identifier = ?').run(selected ? 1 : 0, identifier);
-  const current = db
-    .prepare(`SELECT entry_json FROM instances WHERE subscription_id = ? AND identifier = ? AND current = 1`)
-    .get(row.subscription_id, identifier) as { entry_json: string } | undefined;
+  prepared(db, 'UPDATE images SET selected = ? WHERE identifier = ?').run(selected ? 1 : 0, identifier);
+  const current = prepared(
+    db,
+    `SELECT entry_json FROM instances WHERE subscription_id = ? AND identifier = ? AND current = 1`,
+  ).get(row.subscription_id, identifier) as { entry_json: string } | undefined;
   const expires =
     current === undefined ? undefined : (JSON.parse(current.entry_json) as JsonObject)['dc:date:expires'];
   const reason = unwantedReason({
@@ -258,7 +272,8 @@ export function selectImage(db: Db, identifier: string, selected: boolean, now: 
   if (row.listed === 1) setUnwanted(db, row.subscription_id, identifier, reason, now.toISOString());
   if (reason === null) {
     // Wanted again after a retirement: fetch it again.
-    db.prepare(
+    prepared(
+      db,
       `UPDATE instances SET state = 'pending', attempts = 0, next_attempt_at = NULL
        WHERE subscription_id = ? AND identifier = ? AND current = 1 AND state IN ('expired', 'purged')`,
     ).run(row.subscription_id, identifier);
@@ -268,7 +283,8 @@ export function selectImage(db: Db, identifier: string, selected: boolean, now: 
 
 export function setInstanceState(db: Db, id: number, state: InstanceState, now: Date): void {
   const at = now.toISOString();
-  db.prepare(
+  prepared(
+    db,
     `UPDATE instances SET state = ?,
        cached_at = CASE WHEN ? IN ('verified', 'cached') THEN COALESCE(cached_at, ?) ELSE cached_at END,
        last_error_code = CASE WHEN ? IN ('verified', 'cached') THEN NULL ELSE last_error_code END,
@@ -284,14 +300,16 @@ export function recordInstanceError(
   message: string,
   nextAttemptAt: Date | null,
 ): void {
-  db.prepare(
+  prepared(
+    db,
     `UPDATE instances SET state = 'pending', attempts = attempts + 1, last_error_code = ?, last_error_message = ?,
        next_attempt_at = ? WHERE id = ?`,
   ).run(code, message, nextAttemptAt?.toISOString() ?? null, id);
 }
 
 export function markExpired(db: Db, id: number, expiredFile: string | null, now: Date): void {
-  db.prepare(
+  prepared(
+    db,
     `UPDATE instances SET state = 'expired', expired_at = ?, expired_file = ?, cached_at = NULL WHERE id = ?`,
   ).run(now.toISOString(), expiredFile, id);
 }
@@ -307,19 +325,18 @@ export function appliancesOf(
   supersedes: string[];
   members: { role: string; identifier: string }[];
 }[] {
-  const rows = db
-    .prepare('SELECT * FROM appliances WHERE subscription_id = ? ORDER BY identifier')
-    .all(subscriptionId) as Record<string, unknown>[];
+  const rows = prepared(db, 'SELECT * FROM appliances WHERE subscription_id = ? ORDER BY identifier').all(
+    subscriptionId,
+  ) as Record<string, unknown>[];
   return rows.map((r) => ({
     identifier: r['identifier'] as string,
     version: r['version'] as string,
     title: r['title'] as string,
     listed: r['listed'] === 1,
     supersedes: JSON.parse(r['supersedes_json'] as string) as string[],
-    members: db
-      .prepare(
-        'SELECT role, identifier FROM appliance_members WHERE subscription_id = ? AND appliance = ? ORDER BY role, identifier',
-      )
-      .all(subscriptionId, r['identifier']) as { role: string; identifier: string }[],
+    members: prepared(
+      db,
+      'SELECT role, identifier FROM appliance_members WHERE subscription_id = ? AND appliance = ? ORDER BY role, identifier',
+    ).all(subscriptionId, r['identifier']) as { role: string; identifier: string }[],
   }));
 }

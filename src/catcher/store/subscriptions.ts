@@ -1,4 +1,4 @@
-import type { Db } from '../../shared/db.js';
+import { prepared, type Db } from '../../shared/db.js';
 import type { VmiError } from '../../shared/errors.js';
 import type { Endorsement } from '../../shared/verify.js';
 import type { NewImagePolicy } from '../reconcile.js';
@@ -71,12 +71,11 @@ interface SubscriptionRow {
 }
 
 function endorsersOf(db: Db, id: string): Endorsement[] {
-  return db
-    .prepare(
-      `SELECT e.dn, e.ca FROM endorsers e JOIN subscription_endorsers se ON se.endorser_id = e.id
+  return prepared(
+    db,
+    `SELECT e.dn, e.ca FROM endorsers e JOIN subscription_endorsers se ON se.endorser_id = e.id
        WHERE se.subscription_id = ? ORDER BY e.id`,
-    )
-    .all(id) as Endorsement[];
+  ).all(id) as Endorsement[];
 }
 
 function fromRow(db: Db, row: SubscriptionRow): Subscription {
@@ -107,28 +106,29 @@ function fromRow(db: Db, row: SubscriptionRow): Subscription {
 }
 
 export function getSubscription(db: Db, idOrUrl: string): Subscription | undefined {
-  const row = db.prepare('SELECT * FROM subscriptions WHERE id = ? OR url = ?').get(idOrUrl, idOrUrl) as
+  const row = prepared(db, 'SELECT * FROM subscriptions WHERE id = ? OR url = ?').get(idOrUrl, idOrUrl) as
     SubscriptionRow | undefined;
   return row === undefined ? undefined : fromRow(db, row);
 }
 
 export function listSubscriptions(db: Db): Subscription[] {
-  return (db.prepare('SELECT * FROM subscriptions ORDER BY created_at, id').all() as SubscriptionRow[]).map(
+  return (prepared(db, 'SELECT * FROM subscriptions ORDER BY created_at, id').all() as SubscriptionRow[]).map(
     (r) => fromRow(db, r),
   );
 }
 
 export function addEndorser(db: Db, subscriptionId: string, endorser: Endorsement): void {
-  db.prepare('INSERT OR IGNORE INTO endorsers (dn, ca) VALUES (?, ?)').run(endorser.dn, endorser.ca);
-  const { id } = db
-    .prepare('SELECT id FROM endorsers WHERE dn = ? AND ca = ?')
-    .get(endorser.dn, endorser.ca) as {
+  prepared(db, 'INSERT OR IGNORE INTO endorsers (dn, ca) VALUES (?, ?)').run(endorser.dn, endorser.ca);
+  const { id } = prepared(db, 'SELECT id FROM endorsers WHERE dn = ? AND ca = ?').get(
+    endorser.dn,
+    endorser.ca,
+  ) as {
     id: number;
   };
-  db.prepare('INSERT OR IGNORE INTO subscription_endorsers (subscription_id, endorser_id) VALUES (?, ?)').run(
-    subscriptionId,
-    id,
-  );
+  prepared(
+    db,
+    'INSERT OR IGNORE INTO subscription_endorsers (subscription_id, endorser_id) VALUES (?, ?)',
+  ).run(subscriptionId, id);
 }
 
 export type NewSubscription = Pick<
@@ -137,7 +137,8 @@ export type NewSubscription = Pick<
 >;
 
 export function insertSubscription(db: Db, sub: NewSubscription, now: Date): void {
-  db.prepare(
+  prepared(
+    db,
     `INSERT INTO subscriptions (id, url, vo, require_voms, fqan, new_images, trust_json, username, password, created_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
@@ -156,19 +157,21 @@ export function insertSubscription(db: Db, sub: NewSubscription, now: Date): voi
 }
 
 export function recordAttempt(db: Db, id: string, now: Date): void {
-  db.prepare('UPDATE subscriptions SET last_attempt_at = ? WHERE id = ?').run(now.toISOString(), id);
+  prepared(db, 'UPDATE subscriptions SET last_attempt_at = ? WHERE id = ?').run(now.toISOString(), id);
 }
 
 /** A refused or failed poll: only the error columns change (SPEC.md section 5). */
 export function recordError(db: Db, id: string, err: VmiError, now: Date): void {
-  db.prepare(
+  prepared(
+    db,
     'UPDATE subscriptions SET last_error_code = ?, last_error_message = ?, last_error_at = ? WHERE id = ?',
   ).run(err.code, err.message, now.toISOString(), id);
 }
 
 /** `vmicatcher reset`: the next valid list may carry any version (operator recovery). */
 export function allowAnyVersion(db: Db, id: string, allow: boolean): void {
-  db.prepare(
+  prepared(
+    db,
     'UPDATE subscriptions SET accept_any_version = ?, etag = NULL, last_modified = NULL WHERE id = ?',
   ).run(allow ? 1 : 0, id);
 }
@@ -179,20 +182,25 @@ export function recordSuccess(
   now: Date,
   conditional: { etag: string | null; lastModified: string | null },
 ): void {
-  db.prepare(
+  prepared(
+    db,
     `UPDATE subscriptions SET last_success_at = ?, last_error_code = NULL, last_error_message = NULL,
        last_error_at = NULL, etag = ?, last_modified = ? WHERE id = ?`,
   ).run(now.toISOString(), conditional.etag, conditional.lastModified, id);
 }
 
 export function setLapsed(db: Db, id: string, since: Date | null): void {
-  db.prepare('UPDATE subscriptions SET lapsed_since = ? WHERE id = ?').run(since?.toISOString() ?? null, id);
+  prepared(db, 'UPDATE subscriptions SET lapsed_since = ? WHERE id = ?').run(
+    since?.toISOString() ?? null,
+    id,
+  );
 }
 
 export function currentListInstance(db: Db, subscriptionId: string): ListInstance | undefined {
-  const row = db
-    .prepare('SELECT * FROM list_instances WHERE subscription_id = ? ORDER BY id DESC LIMIT 1')
-    .get(subscriptionId) as Record<string, unknown> | undefined;
+  const row = prepared(
+    db,
+    'SELECT * FROM list_instances WHERE subscription_id = ? ORDER BY id DESC LIMIT 1',
+  ).get(subscriptionId) as Record<string, unknown> | undefined;
   if (row === undefined) return undefined;
   return {
     id: row['id'] as number,
@@ -210,7 +218,8 @@ export function currentListInstance(db: Db, subscriptionId: string): ListInstanc
 }
 
 export function insertListInstance(db: Db, instance: Omit<ListInstance, 'id'>): void {
-  db.prepare(
+  prepared(
+    db,
     `INSERT INTO list_instances (subscription_id, version, created, expires, sha256, signed, signer_dn, signer_ca, vo, accepted_at)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
@@ -229,27 +238,28 @@ export function insertListInstance(db: Db, instance: Omit<ListInstance, 'id'>): 
 
 /** Unsubscribe, first half: every image becomes unwanted at once; sync retires them. */
 export function markRemoving(db: Db, id: string, now: Date): void {
-  db.prepare(`UPDATE subscriptions SET state = 'removing' WHERE id = ?`).run(id);
-  db.prepare(
+  prepared(db, `UPDATE subscriptions SET state = 'removing' WHERE id = ?`).run(id);
+  prepared(
+    db,
     `UPDATE images SET unwanted_reason = 'deselected', unwanted_since = ? WHERE subscription_id = ?`,
   ).run(now.toISOString(), id);
 }
 
 /** Unsubscribe, second half: forget subscriptions whose images no backend and no cache holds. */
 export function finishRemovals(db: Db): string[] {
-  const done = db
-    .prepare(
-      `SELECT s.id FROM subscriptions s WHERE s.state = 'removing' AND NOT EXISTS (
+  const done = prepared(
+    db,
+    `SELECT s.id FROM subscriptions s WHERE s.state = 'removing' AND NOT EXISTS (
          SELECT 1 FROM instances i WHERE i.subscription_id = s.id AND (i.state IN ('verified', 'cached')
            OR EXISTS (SELECT 1 FROM deliveries d WHERE d.instance_id = i.id AND d.state IN ('delivered', 'deprecated'))))`,
-    )
-    .all() as { id: string }[];
+  ).all() as { id: string }[];
   for (const { id } of done) {
-    db.prepare(
+    prepared(
+      db,
       `DELETE FROM deliveries WHERE instance_id IN (SELECT id FROM instances WHERE subscription_id = ?)`,
     ).run(id);
-    db.prepare(`DELETE FROM instances WHERE subscription_id = ?`).run(id);
-    db.prepare(`DELETE FROM subscriptions WHERE id = ?`).run(id);
+    prepared(db, `DELETE FROM instances WHERE subscription_id = ?`).run(id);
+    prepared(db, `DELETE FROM subscriptions WHERE id = ?`).run(id);
   }
   return done.map((d) => d.id);
 }
