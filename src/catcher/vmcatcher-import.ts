@@ -1,4 +1,4 @@
-import Database from 'better-sqlite3';
+import { openSqlite, type Db } from '../shared/db.js';
 import { VmiError } from '../shared/errors.js';
 import type { Endorsement } from '../shared/verify.js';
 
@@ -22,7 +22,7 @@ export interface VmcatcherSubscription {
 
 type Row = Record<string, unknown>;
 
-function columns(db: Database.Database, table: string): string[] {
+function columns(db: Db, table: string): string[] {
   return (db.prepare(`PRAGMA table_info("${table}")`).all() as { name: string }[]).map((c) => c.name);
 }
 
@@ -37,7 +37,7 @@ function pick(available: string[], candidates: string[], table: string): string 
   return found;
 }
 
-function tableExists(db: Database.Database, name: string): boolean {
+function tableExists(db: Db, name: string): boolean {
   return db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?`).get(name) !== undefined;
 }
 
@@ -47,9 +47,9 @@ function text(value: unknown): string {
 }
 
 export function readVmcatcherDatabase(path: string): VmcatcherSubscription[] {
-  let db: Database.Database;
+  let db: Db;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true });
+    db = openSqlite(path, { readonly: true, fileMustExist: true });
   } catch (err) {
     throw new VmiError(
       'CONFIG_INVALID',

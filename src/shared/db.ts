@@ -11,15 +11,73 @@ import Database from 'better-sqlite3';
 
 export type Db = Database.Database;
 
+interface NativeDatabase {
+  prepare(sql: string, owner: unknown, pragma: boolean): unknown;
+}
+
+/**
+ * Node 24.20 changed node::ObjectWrap to unregister an environment cleanup hook when a
+ * native object is finalized, asserting that a JavaScript environment is current. The
+ * statements of better-sqlite3 12 (its last line for Node 20) derive from that class: when
+ * the garbage collector finalizes one outside JavaScript, the process aborts ("Assertion
+ * failed: (env) != nullptr" in RemoveEnvironmentCleanupHook). On those Node versions every
+ * statement stays reachable until exit; ordinary statements are reused per SQL text, so
+ * this costs memory per distinct statement only. (better-sqlite3 13 uses N-API and does not
+ * need this, but requires Node 22.)
+ */
+function keepStatementsAlive(): void {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  if (major < 24 || (major === 24 && minor < 20)) return;
+  const probe = new Database(':memory:');
+  const native = Object.getOwnPropertySymbols(probe)
+    .map((symbol) => (probe as unknown as Record<symbol, unknown>)[symbol])
+    .find(
+      (value): value is NativeDatabase =>
+        typeof (value as NativeDatabase | undefined)?.prepare === 'function',
+    );
+  if (native === undefined) return;
+  const proto = Object.getPrototypeOf(native) as NativeDatabase;
+  const original = Reflect.get(proto, 'prepare') as (
+    this: NativeDatabase,
+    sql: string,
+    owner: unknown,
+    pragma: boolean,
+  ) => unknown;
+  const kept = new Map<NativeDatabase, { bySql: Map<string, unknown>; pragmas: unknown[] }>();
+  kept.set(native, { bySql: new Map(), pragmas: [] }); // the probe itself stays reachable too
+  proto.prepare = function (this: NativeDatabase, sql: string, owner: unknown, pragma: boolean): unknown {
+    let mine = kept.get(this);
+    if (mine === undefined) {
+      mine = { bySql: new Map(), pragmas: [] };
+      kept.set(this, mine);
+    }
+    if (!pragma) {
+      const reused = mine.bySql.get(sql);
+      if (reused !== undefined) return reused;
+    }
+    const statement = original.call(this, sql, owner, pragma);
+    if (pragma) mine.pragmas.push(statement);
+    else mine.bySql.set(sql, statement);
+    return statement;
+  };
+}
+
+keepStatementsAlive();
+
 export interface Migration {
   version: number;
   sql: string;
 }
 
+/** Opens an SQLite file with better-sqlite3 (every open goes through here; see above). */
+export function openSqlite(path: string, options: Database.Options = {}): Db {
+  return new Database(path, options);
+}
+
 export async function openDatabase(path: string, migrations: readonly Migration[]): Promise<Db> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const existed = existsSync(path);
-  const db = new Database(path, { timeout: 30_000 });
+  const db = openSqlite(path, { timeout: 30_000 });
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');
   db.pragma('synchronous = NORMAL');

@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
-import type { Db } from '../../shared/db.js';
+import { openSqlite, type Db } from '../../shared/db.js';
 import { VmiError } from '../../shared/errors.js';
 import { TrustStoreCache } from '../../shared/pki/trustdir.js';
 import type { TrustStore } from '../../shared/pki/truststore.js';
@@ -40,7 +39,7 @@ export function openReadOnlySource(
   }
   let db: Db;
   try {
-    db = new Database(path, { readonly: true, fileMustExist: true, timeout: 10_000 });
+    db = openSqlite(path, { readonly: true, fileMustExist: true, timeout: 10_000 });
   } catch (err) {
     throw new VmiError('CONFIG_INVALID', `cannot read the database ${path}: ${(err as Error).message}`, {
       cause: err,
