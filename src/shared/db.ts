@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 export type Db = Database.Database;
 
 interface NativeDatabase {
-  prepare(sql: string, owner: unknown, pragma: boolean): unknown;
+  prepare(this: NativeDatabase, sql: string, owner: unknown, pragma: boolean): unknown;
 }
 
 /**
@@ -37,12 +37,7 @@ function keepStatementsAlive(): void {
     );
   if (native === undefined) return;
   const proto = Object.getPrototypeOf(native) as NativeDatabase;
-  const original = Reflect.get(proto, 'prepare') as (
-    this: NativeDatabase,
-    sql: string,
-    owner: unknown,
-    pragma: boolean,
-  ) => unknown;
+  const original = Reflect.get<NativeDatabase, 'prepare'>(proto, 'prepare');
   const kept = new Map<NativeDatabase, { bySql: Map<string, unknown>; pragmas: unknown[] }>();
   kept.set(native, { bySql: new Map(), pragmas: [] }); // the probe itself stays reachable too
   proto.prepare = function (this: NativeDatabase, sql: string, owner: unknown, pragma: boolean): unknown {
