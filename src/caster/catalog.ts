@@ -58,8 +58,8 @@ export function supersedable(edit: Edit, listId: string, id: string): ImageRecor
 
 /**
  * An appliance changed outside a push: once a version was published, any change makes a new
- * version; and the change is no longer what the last push body said (so repeating that push
- * applies it again instead of being taken as a no-op).
+ * version; and it is no longer what the last push body said, so a repeat of that push is
+ * not answered as "unchanged".
  */
 export function touchAppliance(edit: Edit, listId: string, applianceId: string): void {
   const appliance = findAppliance(edit.db, listId, applianceId);
