@@ -1,8 +1,33 @@
-import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, open, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { CatcherConfig } from './config.js';
 import { expiredFileName } from './events.js';
 import { safeFileName, syncDirectory } from '../shared/fsutil.js';
+
+/**
+ * Renames `from` to `to`; across file systems (vmcatcher's directories may be on different
+ * ones) copies to a temporary name next to `to`, syncs, renames, then removes `from`.
+ */
+async function move(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+  }
+  const tmp = join(dirname(to), `.${basename(to)}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await copyFile(from, tmp);
+    const handle = await open(tmp, 'r');
+    await handle.sync().finally(() => handle.close());
+    await rename(tmp, to);
+  } catch (err) {
+    await rm(tmp, { force: true });
+    throw err;
+  }
+  await rm(from, { force: true });
+}
 
 /**
  * The vmcatcher-compatible cache layout (SPEC.md section 6): `<cache>/<uuid>` for the
@@ -53,7 +78,7 @@ export class CacheLayout {
 
   /** verified -> cache (atomic rename within the same filesystem, else copy+rename). */
   async promote(identifier: string): Promise<void> {
-    await rename(this.verified(identifier), this.cached(identifier));
+    await move(this.verified(identifier), this.cached(identifier));
     await syncDirectory(this.dirs.dir);
   }
 
@@ -62,7 +87,7 @@ export class CacheLayout {
     const name = expiredFileName(safeFileName(identifier), at);
     const target = join(this.dirs.expiredDir, name);
     try {
-      await rename(this.cached(identifier), target);
+      await move(this.cached(identifier), target);
       // Retention counts from retirement, not from the download (rename keeps the mtime).
       await utimes(target, at, at);
     } catch (err) {
