@@ -281,19 +281,19 @@ export const STORIES: Scenario[] = [
     attack:
       'successor chain with missed versions: v1 -> (v2 never seen) -> v3, whose image supersedes both ancestors',
     guarantee:
-      'the successor is delivered, the ancestor retired only after it (make before break); the missed version is never fetched',
+      'the successor is delivered; the ancestor leaves the backend only after that, and the cache on the next run (make before break); the missed version is never fetched',
   },
   {
     id: 'U02',
     attack: 'appliance partial update: one member replaced, one kept',
     guarantee:
-      'only the new member is downloaded; the old member leaves the backend only after the new appliance is complete',
+      'only the new member is downloaded; the old member leaves the backend only once the new appliance is complete there',
   },
   {
     id: 'U03',
     attack:
       'mix-and-match of images from two list versions: an updated appliance whose new member URL serves the old bytes',
     guarantee:
-      'no member of the new version is made available until all verify; the backend keeps the complete old version, never a mix',
+      'no member of the new version is made available until all verify; the backend keeps the complete old version (marked deprecated, as the list supersedes it), never a mix; once healed, the new version replaces it',
   },
 ];
