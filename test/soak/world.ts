@@ -6,9 +6,12 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import assert from 'node:assert/strict';
 import type { Catcher } from '../../src/catcher/catcher.js';
+import { listEvents } from '../../src/catcher/store/events.js';
 import { imageViews, subscriptionViews } from '../../src/catcher/views.js';
 import type { JsonObject } from '../../src/shared/imagelist/model.js';
+import type { TestCatcher } from '../helpers/catcher.js';
 import { signDocument, type Grid } from '../helpers/grid.js';
 import { makeImage, makeList } from '../helpers/lists.js';
 import { TestServer } from '../helpers/server.js';
@@ -193,4 +196,51 @@ export async function siteState(catcher: Catcher, backendDir: string): Promise<S
     cache: await files(catcher.cache.cacheDir),
     backend: await files(backendDir),
   };
+}
+
+/**
+ * No event was lost: the outbox is empty, every transition recorded reached the hook, every
+ * cached image was announced available, and every announced image no longer cached was
+ * announced expired.
+ */
+export async function assertNoEventLost(
+  home: TestCatcher,
+  hook: LightHook,
+  backendDir: string,
+): Promise<void> {
+  const catcher = await home.open();
+  try {
+    assert.deepEqual(
+      listEvents(catcher.db, `state != 'done'`).map((e) => `${e.type} ${e.identifier ?? ''}`),
+      [],
+      'events still pending or failed',
+    );
+    const label = (type: string, id: string | null, env: Record<string, string>) =>
+      `${type} ${id ?? ''} ${env['VMCATCHER_EVENT_SL_CHECKSUM_SHA512'] ?? ''}`;
+    const recorded = listEvents(catcher.db, `type IN ('AvailablePostfix', 'ExpirePostfix')`);
+    const seen = await hook.seen();
+    for (const e of recorded) {
+      assert.ok(
+        seen.has(label(e.type, e.identifier, e.env)),
+        `the hook never saw ${e.type} ${e.identifier ?? ''}`,
+      );
+    }
+    const cached = new Set(
+      (await siteState(catcher, backendDir)).cache.map((line) => {
+        const [id, sha] = line.split(' ');
+        return `${id ?? ''} ${sha ?? ''}`;
+      }),
+    );
+    const last = new Map<string, string>();
+    for (const e of recorded) {
+      last.set(`${e.identifier ?? ''} ${e.env['VMCATCHER_EVENT_SL_CHECKSUM_SHA512'] ?? ''}`, e.type);
+    }
+    for (const key of cached)
+      assert.equal(last.get(key), 'AvailablePostfix', `cached ${key} was not announced`);
+    for (const [key, type] of last) {
+      if (!cached.has(key)) assert.equal(type, 'ExpirePostfix', `${key} left the cache unannounced`);
+    }
+  } finally {
+    await catcher.close();
+  }
 }
