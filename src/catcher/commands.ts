@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { action, parseTime, printJson } from '../shared/cli.js';
 import { VmiError } from '../shared/errors.js';
 import { withCatcher } from './cli-context.js';
+import { LockBusyError } from './lock.js';
 import { addImportCommand } from './commands-import.js';
 import type { NewImagePolicy } from './reconcile.js';
 import { selectImage } from './store/images.js';
@@ -225,17 +226,21 @@ function addSync(program: Command): void {
           if (sub === undefined) throw new VmiError('USAGE', `no subscription ${id}`);
           const now = flags.at ?? catcher.clock();
           catcher.db.transaction(() => markRemoving(catcher.db, sub.id, now))();
-          const r = await syncOnce(catcher, { subscription: sub.id, now });
+          // The removal is recorded: a sync running elsewhere (the daemon) completes it.
+          const r = await syncOnce(catcher, { subscription: sub.id, now }).catch((err: unknown) => {
+            if (err instanceof LockBusyError) return undefined;
+            throw err;
+          });
           return {
             id: sub.id,
             removed: getSubscription(catcher.db, sub.id) === undefined,
-            failures: r.failures,
+            failures: r?.failures ?? 0,
           };
         });
         if (flags.json === true) printJson({ ok: true, ...report });
         else if (!report.removed)
           process.stderr.write(
-            `${NAME}: ${report.id}: some backend still holds images; removal completes on a later sync\n`,
+            `${NAME}: ${report.id}: removal recorded; it completes on a later sync (a sync is running, or some backend still holds images)\n`,
           );
       }),
     );

@@ -143,7 +143,8 @@ describe('concurrency: daemon, manual syncs, subscribe and unsubscribe at once',
     const busy = [...a, ...b].filter((o) => o === 'busy').length;
     process.stderr.write(`concurrency: ${busy} of 6 manual syncs met a running cycle (lock busy)\n`);
     assert.equal(subscribed.status, 0, subscribed.stdout + subscribed.stderr);
-    assertOkOrBusy(unsubscribed, 'unsubscribe');
+    // Never refused for the lock: the removal is recorded and the daemon completes it.
+    assert.equal(unsubscribed.status, 0, unsubscribed.stdout + unsubscribed.stderr);
 
     // The daemon finishes the removal if the unsubscribe met a running cycle; then it stops cleanly.
     await until('the daemon to settle', () => {
