@@ -125,12 +125,21 @@ describe('soak under faults (issue 8)', () => {
 
       // Convergence: fault-free runs of the faulty site until it matches the reference.
       let converged = false;
-      for (let attempt = 0; attempt < 4 && !converged; attempt++) {
+      let extra = 0;
+      for (let attempt = 0; attempt < 4 && !converged; attempt++, extra++) {
         const at = new Date(Date.now() + (attempt + 1) * 10 * 60_000).toISOString();
         const run = await cliSync(faulty, undefined, at);
         peakKb = Math.max(peakKb, run.peakKb);
         converged = run.status === 0 && (await sameState(faulty, reference));
       }
+      const seconds = (performance.now() - started) / 1000;
+      const summary =
+        `soak: ${size.subscriptions} subscriptions x ${size.images} images, ${size.cycles} cycles, ` +
+        `${kills} kill -9, ${hits} faults hit in ${visibleChecks} finished syncs, all visible; ` +
+        `${converged ? 'converged' : 'NOT converged'} after ${extra} fault-free sync(s); ` +
+        `duration ${seconds.toFixed(1)} s, peak RSS of vmicatcher sync ${(peakKb / 1024).toFixed(1)} MiB`;
+      t.diagnostic(summary);
+      process.stderr.write(`${summary}\n`);
       const [ours, theirs] = await Promise.all([stateOf(faulty), stateOf(reference)]);
       if (process.env['VMICAST_SOAK_DEBUG'] === '1') {
         for (const key of ['subscriptions', 'images', 'cache', 'backend'] as const) {
@@ -147,13 +156,6 @@ describe('soak under faults (issue 8)', () => {
     } finally {
       await pub.stop();
     }
-    const seconds = (performance.now() - started) / 1000;
-    const summary =
-      `soak: ${size.subscriptions} subscriptions x ${size.images} images, ${size.cycles} cycles, ` +
-      `${kills} kill -9, ${hits} faults hit in ${visibleChecks} finished syncs, all visible; ` +
-      `duration ${seconds.toFixed(1)} s, peak RSS of vmicatcher sync ${(peakKb / 1024).toFixed(1)} MiB`;
-    t.diagnostic(summary);
-    process.stderr.write(`${summary}\n`);
     assert.ok(peakKb > 0, 'the peak RSS was measured');
     if (size.cycles >= 3) {
       assert.ok(kills > 0, 'a sync was killed');

@@ -190,8 +190,10 @@ export async function siteState(catcher: Catcher, backendDir: string): Promise<S
     subscriptions: subscriptionViews(catcher.db).map(
       (s) => `${s.id} v${s.version ?? '-'} ${s.lapsedSince ?? ''}`,
     ),
+    // A retired image keeps the digest of the last version this site saw, which depends on
+    // which versions it saw: only that it is retired must agree.
     images: imageViews(catcher.db, ['site'])
-      .map((v) => `${v.id} ${v.sha512} ${v.state}`)
+      .map((v) => (v.state === 'retired' ? `${v.id} retired` : `${v.id} ${v.sha512} ${v.state}`))
       .sort(),
     cache: await files(catcher.cache.cacheDir),
     backend: await files(backendDir),
