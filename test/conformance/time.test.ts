@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ensureBuilt } from '../helpers/caster-cli.js';
 import { assertDelivered, assertRefused, assertSynced, Site, type Observation } from './harness.js';
-import { STORIES } from './scenarios.js';
+import { STORIES } from './stories.js';
 import { hoursFrom, Simulator } from './simulator.js';
 
 /**
@@ -128,6 +128,28 @@ describe('conformance: time, expiry and lapse through vmicatcher --at', () => {
       assertRefused(replay, after, 'CERT_REVOKED');
       assert.equal(after.subscriptions[0]?.version, '2');
       assertDelivered(after, sim.repo.images, sim.listId);
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  it(title('T04'), async () => {
+    ensureBuilt();
+    const sim = await Simulator.create();
+    try {
+      const t0 = new Date();
+      sim.add('forever image A');
+      sim.publish({ expires: new Date('2499-12-31T00:00:00Z') });
+      const site = await Site.create(sim.grid, { lists: { maxAgeDays: 1 } });
+      assert.equal((await site.subscribe(sim.url, sim.endorser, hoursFrom(t0, 0))).status, 0);
+      assertSynced(await site.sync(hoursFrom(t0, 0)));
+      assertDelivered(await site.observe(), sim.repo.images, sim.listId);
+      // Two days later the publisher still serves the same list: too old to count.
+      const stale = await site.sync(hoursFrom(t0, 48));
+      const gone = await site.observe();
+      assertRefused(stale, gone, 'LIST_EXPIRED');
+      assert.match(gone.subscriptions[0]?.lastError?.message ?? '', /maximum age/);
+      assertLapsed(gone);
     } finally {
       await sim.stop();
     }

@@ -4,7 +4,7 @@ import type { JsonObject } from '../../src/shared/imagelist/model.js';
 import { ensureBuilt } from '../helpers/caster-cli.js';
 import type { RepoImage } from '../helpers/repo.js';
 import { assertBackendVerified, assertDelivered, assertSynced, Site, type Observation } from './harness.js';
-import { STORIES } from './scenarios.js';
+import { STORIES } from './stories.js';
 import { Simulator } from './simulator.js';
 
 /**
