@@ -1,4 +1,5 @@
-import { rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import type { Got } from 'got';
 import type { Logger } from 'pino';
 import { prepared, type Db } from '../shared/db.js';
@@ -165,5 +166,16 @@ export async function recoverDownloads(db: Db, cache: CacheLayout): Promise<void
   )) {
     await rm(cache.verified(inst.identifier), { force: true });
     prepared(db, `UPDATE instances SET state = 'pending' WHERE id = ?`).run(inst.id);
+  }
+  // A resumable partial file of a download nobody wants any more (removed from the list
+  // before it was cached, or replaced meanwhile) would stay for ever (found by issue 8).
+  const resumable = new Set(
+    instances(db, `i.current = 1 AND i.state = 'pending' AND m.unwanted_reason IS NULL`).map((i) =>
+      basename(cache.downloading(i.identifier, i.sha512)),
+    ),
+  );
+  for (const name of await readdir(cache.partialDir).catch(() => [] as string[])) {
+    if (name.endsWith('.part') && !resumable.has(name))
+      await rm(join(cache.partialDir, name), { force: true });
   }
 }

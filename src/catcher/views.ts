@@ -64,11 +64,9 @@ export interface ImageView {
 
 function imageState(inst: InstanceRow, deliveredEverywhere: boolean, backendsHold: boolean): ImageState {
   if (inst.unwantedReason !== null && inst.unwantedReason !== 'deselected') {
-    return inst.state === 'expired' || inst.state === 'purged'
-      ? backendsHold
-        ? 'deprecated'
-        : 'retired'
-      : 'deprecated';
+    // Still in a backend or in the cache: deprecated. Gone, or never cached (removed before
+    // its download finished; found by the soak of issue 8): retired.
+    return backendsHold || inst.state === 'cached' ? 'deprecated' : 'retired';
   }
   if (!inst.selected) return inst.state === 'cached' || backendsHold ? 'deprecated' : 'known';
   switch (inst.state) {
