@@ -7,12 +7,10 @@
  *
  *   node --import tsx bench/caster.ts [--quick]
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { randomFile } from './lib/data.js';
 import { check, mb, run } from './lib/proc.js';
 import { QUICK, runBenchmark } from './lib/results.js';
+import { removeScratch, scratchDir } from './lib/scratch.js';
 import { CASTER, ensureBuilt } from './lib/site.js';
 import { GiB, MiB, median, mibps, pairedRatio, pairedRounds, round, sizeLabel } from './lib/stats.js';
 
@@ -24,7 +22,7 @@ const env = { ...process.env, NODE_OPTIONS: '', VMICAST_LOG_LEVEL: 'warn' };
 await runBenchmark('caster', 'Publisher metadata: vmicaster image add --file (benchmark 5)', async (log) => {
   ensureBuilt();
   const file = await randomFile(SIZE);
-  const home = await mkdtemp(join(tmpdir(), 'vmicast-bench-caster-'));
+  const home = scratchDir('vmicast-bench-caster-');
   const caster = (args: string[]) => run(process.execPath, [CASTER, '--home', home, ...args], { env });
   try {
     const created = check(
@@ -105,6 +103,6 @@ await runBenchmark('caster', 'Publisher metadata: vmicaster image add --file (be
       details: { size: SIZE, rounds: ROUNDS, samples },
     };
   } finally {
-    await rm(home, { recursive: true, force: true });
+    removeScratch(home);
   }
 });

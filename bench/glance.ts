@@ -11,12 +11,12 @@
  *   node --import tsx bench/glance.ts [--quick]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomFile, SkipError, type DataFile } from './lib/data.js';
 import { check, mb, onPath, run } from './lib/proc.js';
 import { QUICK, runBenchmark } from './lib/results.js';
+import { removeScratch, scratchDir } from './lib/scratch.js';
 import { freePort } from './lib/servers.js';
 import { ensureBuilt, REPO } from './lib/site.js';
 import { GiB, MiB, median, mibps, pairedRatio, pairedRounds, round, sizeLabel } from './lib/stats.js';
@@ -98,7 +98,7 @@ await runBenchmark('glance', 'Delivery to a real Glance (benchmark 7)', async (l
   }
   ensureBuilt();
   const file = await randomFile(SIZE);
-  const dir = await mkdtemp(join(tmpdir(), 'vmicast-bench-glance-'));
+  const dir = scratchDir('vmicast-bench-glance-');
   const glance = await startGlance(dir);
   const { endpoint } = glance;
   const env = { ...process.env, NODE_OPTIONS: '' };
@@ -173,6 +173,6 @@ await runBenchmark('glance', 'Delivery to a real Glance (benchmark 7)', async (l
     };
   } finally {
     await glance.stop();
-    await rm(dir, { recursive: true, force: true });
+    removeScratch(dir);
   }
 });

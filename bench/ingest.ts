@@ -13,12 +13,12 @@
  *   node --import tsx bench/ingest.ts [--quick]
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dataDir, randomFile, type DataFile } from './lib/data.js';
 import { check, mb, shell, type Measured } from './lib/proc.js';
 import { QUICK, runBenchmark, type Row } from './lib/results.js';
+import { removeScratch, scratchDir } from './lib/scratch.js';
 import { nginxMissing, startNginx, startNodeServer, type Served } from './lib/servers.js';
 import {
   ensureBuilt,
@@ -170,7 +170,7 @@ function rowsFor(label: string, size: number, s: Record<string, Sample[]>): Row[
 await runBenchmark('ingest', 'Ingest throughput (benchmark 1)', async (log) => {
   ensureBuilt();
   const grid = await makePki();
-  const scratch = await mkdtemp(join(tmpdir(), 'vmicast-bench-ingest-'));
+  const scratch = scratchDir('vmicast-bench-ingest-');
   const servers: [string, Served][] = [['node http', await startNodeServer(dataDir())]];
   const missing = nginxMissing();
   if (missing === undefined) servers.push(['nginx', await startNginx(dataDir(), join(scratch, 'nginx'))]);
@@ -196,7 +196,7 @@ await runBenchmark('ingest', 'Ingest throughput (benchmark 1)', async (log) => {
     }
   } finally {
     for (const [, server] of servers) await server.stop();
-    await rm(scratch, { recursive: true, force: true });
+    removeScratch(scratch);
   }
   return {
     rows,

@@ -1,8 +1,8 @@
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { open, readFile, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { scratchDir } from './scratch.js';
 import { sizeLabel } from './stats.js';
 
 /**
@@ -29,11 +29,7 @@ export function dataDir(): string {
     mkdirSync(shared, { recursive: true, mode: 0o755 });
     return shared;
   }
-  if (own === undefined) {
-    const dir = mkdtempSync(join(tmpdir(), 'vmicast-bench-data-'));
-    own = dir;
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  }
+  own ??= scratchDir('vmicast-bench-data-');
   return own;
 }
 

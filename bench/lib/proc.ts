@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import { readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { accessSync, constants, readdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { removeScratch, scratchDir } from './scratch.js';
 
 /**
  * Runs a program and measures its wall time and peak resident set size. Peak RSS comes
@@ -113,7 +113,7 @@ export function startDirect(cmd: string, args: string[], options: RunOptions = {
 }
 
 function startMeasured(cmd: string, args: string[], options: RunOptions, gnuTime: boolean): Running {
-  const dir = gnuTime ? mkdtempSync(join(tmpdir(), 'vmicast-bench-time-')) : '';
+  const dir = gnuTime ? scratchDir('vmicast-bench-time-') : '';
   const timeFile = join(dir, 'rss');
   const [file, argv] = gnuTime ? [GNU_TIME, ['-f', '%M', '-o', timeFile, cmd, ...args]] : [cmd, args];
   const t0 = performance.now();
@@ -147,7 +147,7 @@ function startMeasured(cmd: string, args: string[], options: RunOptions, gnuTime
       // GNU time writes "Command exited with non-zero status N" before the figure.
       const last = text.trim().split('\n').pop() ?? '';
       rssKiB = /^\d+$/.test(last) ? Number(last) : null;
-      await rm(dir, { recursive: true, force: true });
+      removeScratch(dir);
     }
     return { ms, rssKiB, status, signal, stdout, stderr };
   })();

@@ -1,5 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { openCatcher, type Catcher } from '../../src/catcher/catcher.js';
@@ -9,6 +8,7 @@ import { subscribe } from '../../src/catcher/subscribe.js';
 import { ensureBuilt, REPO } from '../../test/helpers/caster-cli.js';
 import { listFor, makeGrid, signDocument, type Grid } from '../../test/helpers/grid.js';
 import { makeImage } from '../../test/helpers/lists.js';
+import { removeScratch, scratchDir } from './scratch.js';
 import { run, start, type Measured, type RunOptions, type Running } from './proc.js';
 
 /**
@@ -65,7 +65,7 @@ export async function makeSite(
   downloads: Record<string, number> = {},
   extra: Record<string, unknown> = {},
 ): Promise<Site> {
-  const home = await mkdtemp(join(tmpdir(), 'vmicast-bench-site-'));
+  const home = scratchDir('vmicast-bench-site-');
   const raw = {
     home,
     caDir: grid.caDir,
@@ -76,7 +76,7 @@ export async function makeSite(
   };
   const configPath = join(home, 'vmicatcher.yaml');
   await writeFile(configPath, stringify(raw));
-  return { home, configPath, raw, remove: () => rm(home, { recursive: true, force: true }) };
+  return { home, configPath, raw, remove: () => Promise.resolve(removeScratch(home)) };
 }
 
 function catcherArgs(site: Site, args: string[]): string[] {
