@@ -142,7 +142,7 @@ describe('soak under faults (issue 8)', () => {
       process.stderr.write(`${summary}\n`);
       const [ours, theirs] = await Promise.all([stateOf(faulty), stateOf(reference)]);
       if (process.env['VMICAST_SOAK_DEBUG'] === '1') {
-        for (const key of ['subscriptions', 'images', 'cache', 'backend'] as const) {
+        for (const key of ['subscriptions', 'images', 'cache', 'partial', 'backend'] as const) {
           const a = new Set(ours[key]);
           const b = new Set(theirs[key]);
           process.stderr.write(`${key}: only faulty ${JSON.stringify([...a].filter((x) => !b.has(x)))}\n`);
@@ -150,6 +150,7 @@ describe('soak under faults (issue 8)', () => {
         }
       }
       assert.deepEqual(ours, theirs, 'the faulty site converged to the fault-free one');
+      assert.deepEqual(ours.partial, [], 'no partial file left behind');
       await assertNothingUnverified(faulty, pub);
       await assertNoEventLost(faulty.home, faulty.hook, faulty.backendDir);
       await assertNoEventLost(reference.home, reference.hook, reference.backendDir);

@@ -172,6 +172,8 @@ export interface SiteState {
   subscriptions: string[];
   images: string[];
   cache: string[];
+  /** Files waiting in the partial directory: none once a site has settled. */
+  partial: string[];
   backend: string[];
 }
 
@@ -196,6 +198,7 @@ export async function siteState(catcher: Catcher, backendDir: string): Promise<S
       .map((v) => (v.state === 'retired' ? `${v.id} retired` : `${v.id} ${v.sha512} ${v.state}`))
       .sort(),
     cache: await files(catcher.cache.cacheDir),
+    partial: (await readdir(catcher.cache.partialDir).catch(() => [] as string[])).sort(),
     backend: await files(backendDir),
   };
 }
