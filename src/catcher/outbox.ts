@@ -51,7 +51,9 @@ export async function runOutbox(
           (backend.retryBackoffSeconds ?? 60) * 1000 * 2 ** (attempts - 1),
           MAX_BACKOFF_MS,
         );
-        markEventFailed(db, event.id, coded, new Date(options.now.getTime() + delay), giveUp);
+        // Never due again within this run (its `now` is fixed), even without a backoff: the
+        // outbox is flushed after every event, which would spend every attempt in one run.
+        markEventFailed(db, event.id, coded, new Date(options.now.getTime() + Math.max(delay, 1)), giveUp);
         log.warn(
           { err: coded, event: event.type, image: event.identifier, attempts, giveUp },
           'event hook failed',
