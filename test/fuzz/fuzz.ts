@@ -28,7 +28,8 @@ let announced = false;
 export function params<T>(runs: number): fc.Parameters<T> {
   if (!announced) {
     announced = true;
-    process.stderr.write(`fuzz: seed ${SEED} (${LONG ? 'long run' : 'CI budget'}, x${MULTIPLIER})\n`);
+    const file = (process.argv[1] ?? '').replace(/^.*\/test\//, 'test/');
+    process.stderr.write(`fuzz: ${file} seed ${SEED} (${LONG ? 'long run' : 'CI budget'}, x${MULTIPLIER})\n`);
   }
   return { seed: SEED, numRuns: Math.max(1, Math.round(runs * MULTIPLIER)) };
 }
