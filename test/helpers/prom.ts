@@ -19,10 +19,13 @@ export interface PromFamily {
 const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const SUFFIXES = ['_bucket', '_sum', '_count', '_created'];
 
+// Prometheus reads values with Go's strconv.ParseFloat, which takes NaN and Inf in any case;
+// prom-client writes "Nan" (event-loop lag gauges before their first sample), so must we.
 function parseValue(text: string): number {
-  if (text === '+Inf') return Infinity;
-  if (text === '-Inf') return -Infinity;
-  if (text === 'NaN') return NaN;
+  const special = text.toLowerCase();
+  if (special === '+inf' || special === 'inf') return Infinity;
+  if (special === '-inf') return -Infinity;
+  if (special === 'nan') return NaN;
   const n = Number(text);
   if (text === '' || Number.isNaN(n)) throw new Error(`bad sample value ${JSON.stringify(text)}`);
   return n;
