@@ -124,7 +124,7 @@ async function main(): Promise<void> {
   const run: { benchmark: string; outcome: string; seconds: number | null }[] = [];
   for (const name of ORDER) {
     const s = status.find((x) => x.benchmark === name);
-    if (status.length > 0 && s === undefined) continue; // not selected in this run
+    // A benchmark not selected in this run keeps its last result: the README table stays whole.
     if (name === 'verify') {
       const v = await readJson<VerifyFile>(new URL('verify.json', dir));
       results[name] = v;
