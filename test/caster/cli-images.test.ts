@@ -3,40 +3,21 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { EXIT_STATUS } from '../../src/shared/errors.js';
 import type { JsonObject } from '../../src/shared/imagelist/model.js';
-import { caster, ensureBuilt, failureOf as failure, runCaster } from '../helpers/caster-cli.js';
-import { makeCasterWorld, writeImage, type CasterWorld } from '../helpers/caster-grid.js';
+import { caster, failureOf as failure, runCaster } from '../helpers/caster-cli.js';
+import { writeImage, type CasterWorld } from '../helpers/caster-grid.js';
+import { images, makeCasterSite, VO, type CasterSite } from '../helpers/caster-site.js';
 import { makeServerCertificate, serveFiles, type FileServer } from '../helpers/caster-http.js';
 import { sha512 } from '../helpers/lists.js';
-
-const VO = 'vo.example.org';
-
-type Doc = { 'hv:imagelist': JsonObject };
-
-function images(doc: Doc): JsonObject[] {
-  return (doc['hv:imagelist']['hv:images'] as JsonObject[]).map((w) => w['hv:image'] as JsonObject);
-}
 
 describe('vmicaster command line: lists, images and appliances', () => {
   let world: CasterWorld;
   let env: NodeJS.ProcessEnv;
+  let newList: CasterSite['newList'];
+  let show: CasterSite['show'];
 
   before(async () => {
-    ensureBuilt();
-    world = await makeCasterWorld();
-    env = world.env;
-    await caster(['credential', 'add', '--vo', VO, '--cert', world.certPath, '--key', world.keyPath], {
-      env,
-    });
+    ({ world, env, newList, show } = await makeCasterSite());
   });
-
-  async function newList(vo: string | null = VO): Promise<string> {
-    const args = ['list', 'create', '--title', 'Test list', '--uri', 'https://example.org/list.smime'];
-    return caster(vo === null ? args : [...args, '--vo', vo], { env });
-  }
-
-  async function show(list: string): Promise<Doc> {
-    return JSON.parse(await caster(['show', list, '--json'], { env })) as Doc;
-  }
 
   it('creates a list and adds an image measured from a file, with its format detected', async () => {
     const list = await newList();

@@ -6,47 +6,22 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { EXIT_STATUS } from '../../src/shared/errors.js';
 import type { JsonObject } from '../../src/shared/imagelist/model.js';
-import { caster, casterJson, ensureBuilt, failureOf as failure, runCaster } from '../helpers/caster-cli.js';
-import {
-  issueUser,
-  makeCasterWorld,
-  opensslVerify,
-  writeImage,
-  type CasterWorld,
-} from '../helpers/caster-grid.js';
+import { caster, casterJson, failureOf as failure, runCaster } from '../helpers/caster-cli.js';
+import { issueUser, opensslVerify, writeImage, type CasterWorld } from '../helpers/caster-grid.js';
+import { images, makeCasterSite, VO, type CasterSite, type Doc } from '../helpers/caster-site.js';
 import { makeVomsProxy, makeVomsServer } from '../helpers/caster-voms.js';
 import { signDocument } from '../helpers/grid.js';
 import { makeImage, makeList } from '../helpers/lists.js';
 
-const VO = 'vo.example.org';
-
-type Doc = { 'hv:imagelist': JsonObject };
-
-function images(doc: Doc): JsonObject[] {
-  return (doc['hv:imagelist']['hv:images'] as JsonObject[]).map((w) => w['hv:image'] as JsonObject);
-}
-
 describe('vmicaster command line: credentials, publication and import', () => {
   let world: CasterWorld;
   let env: NodeJS.ProcessEnv;
+  let newList: CasterSite['newList'];
+  let show: CasterSite['show'];
 
   before(async () => {
-    ensureBuilt();
-    world = await makeCasterWorld();
-    env = world.env;
-    await caster(['credential', 'add', '--vo', VO, '--cert', world.certPath, '--key', world.keyPath], {
-      env,
-    });
+    ({ world, env, newList, show } = await makeCasterSite());
   });
-
-  async function newList(vo: string | null = VO): Promise<string> {
-    const args = ['list', 'create', '--title', 'Test list', '--uri', 'https://example.org/list.smime'];
-    return caster(vo === null ? args : [...args, '--vo', vo], { env });
-  }
-
-  async function show(list: string): Promise<Doc> {
-    return JSON.parse(await caster(['show', list, '--json'], { env })) as Doc;
-  }
 
   it('refuses credentials that cannot sign, have expired or do not chain to the trust store', async () => {
     const cases: [string, Parameters<typeof issueUser>[2], string][] = [

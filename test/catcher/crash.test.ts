@@ -7,7 +7,7 @@ import { listEvents } from '../../src/catcher/store/events.js';
 import { subscribe } from '../../src/catcher/subscribe.js';
 import { syncOnce } from '../../src/catcher/sync.js';
 import { imageViews } from '../../src/catcher/views.js';
-import { makeCatcherHome, type TestCatcher } from '../helpers/catcher.js';
+import { makeCatcherHome, openSubscription, type TestCatcher } from '../helpers/catcher.js';
 import { spawnCatcher } from '../helpers/catcher-cli.js';
 import { recordingHook, type RecordingHook } from '../helpers/hook.js';
 import { Repo, sha512Of } from '../helpers/repo.js';
@@ -76,19 +76,7 @@ describe('kill -9 during sync', () => {
     reference = await makeSite(repo);
     for (let i = 0; i < 4; i++) repo.add(payload(i, 512 * 1024 + i));
     repo.publish();
-    const request = {
-      url: repo.listUrl,
-      endorser: undefined,
-      autoEndorse: true,
-      vo: undefined,
-      requireVoms: false,
-      fqan: undefined,
-      newImages: 'subscribe' as const,
-      username: undefined,
-      password: undefined,
-      trust: {},
-      now: new Date(),
-    };
+    const request = openSubscription(repo.listUrl);
     ref = await reference.home.open();
     await subscribe(ref, request);
     const site = await crashed.home.open();

@@ -5,7 +5,7 @@ import type { Catcher } from '../../src/catcher/catcher.js';
 import { subscribe } from '../../src/catcher/subscribe.js';
 import { syncOnce } from '../../src/catcher/sync.js';
 import { listEvents } from '../../src/catcher/store/events.js';
-import { makeCatcherHome, type TestCatcher } from '../helpers/catcher.js';
+import { makeCatcherHome, openSubscription, type TestCatcher } from '../helpers/catcher.js';
 import { labels, recordingHook, type RecordingHook } from '../helpers/hook.js';
 import { Repo, type RepoImage } from '../helpers/repo.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -44,19 +44,7 @@ describe('vmcatcher-compatible events', () => {
     c = repo.add('image c');
     names.set(a.identifier, 'a').set(b.identifier, 'b').set(c.identifier, 'c');
     repo.publish({ vo: 'vo.example.org' });
-    await subscribe(catcher, {
-      url: repo.listUrl,
-      endorser: undefined,
-      autoEndorse: true,
-      vo: undefined,
-      requireVoms: false,
-      fqan: undefined,
-      newImages: 'subscribe',
-      username: undefined,
-      password: undefined,
-      trust: {},
-      now: new Date(),
-    });
+    await subscribe(catcher, openSubscription(repo.listUrl));
   });
   after(async () => {
     await catcher.close();

@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Catcher } from '../../src/catcher/catcher.js';
 import { subscribe } from '../../src/catcher/subscribe.js';
 import { syncOnce, type SyncReport } from '../../src/catcher/sync.js';
-import { makeCatcherHome } from '../helpers/catcher.js';
+import { makeCatcherHome, openSubscription } from '../helpers/catcher.js';
 import { makeGrid, type Grid } from '../helpers/grid.js';
 import { Repo, sha512Of, type RepoImage } from '../helpers/repo.js';
 import { TestServer, type Fault } from '../helpers/server.js';
@@ -64,19 +64,7 @@ describe('download faults', () => {
     repo.publish();
     const path = new URL(image.entry['hv:uri'] as string).pathname;
     repo.server.fault(path, ...c.faults);
-    await subscribe(catcher, {
-      url: repo.listUrl,
-      endorser: undefined,
-      autoEndorse: true,
-      vo: undefined,
-      requireVoms: false,
-      fqan: undefined,
-      newImages: 'subscribe',
-      username: undefined,
-      password: undefined,
-      trust: {},
-      now: new Date(),
-    });
+    await subscribe(catcher, openSubscription(repo.listUrl));
     const report = await syncOnce(catcher);
     return { report, catcher, repo, image, path };
   }
@@ -199,19 +187,7 @@ describe('download faults', () => {
       https.fault('/img', ...persist({ kind: 'redirect', location: httpUri }));
       repo.images = [{ ...image, entry: { ...image.entry, 'hv:uri': https.url('/img') } }];
       repo.publish();
-      await subscribe(catcher, {
-        url: repo.listUrl,
-        endorser: undefined,
-        autoEndorse: true,
-        vo: undefined,
-        requireVoms: false,
-        fqan: undefined,
-        newImages: 'subscribe',
-        username: undefined,
-        password: undefined,
-        trust: {},
-        now: new Date(),
-      });
+      await subscribe(catcher, openSubscription(repo.listUrl));
       const report = await syncOnce(catcher);
       assert.equal(report.downloads[0]?.code, 'FETCH_FAILED', JSON.stringify(report.downloads));
       assert.match(report.downloads[0].message ?? '', /redirect/);

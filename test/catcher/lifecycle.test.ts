@@ -7,7 +7,7 @@ import { resolveConfig } from '../../src/catcher/config.js';
 import { subscribe } from '../../src/catcher/subscribe.js';
 import { syncOnce } from '../../src/catcher/sync.js';
 import { imageViews, subscriptionViews } from '../../src/catcher/views.js';
-import { makeCatcherHome } from '../helpers/catcher.js';
+import { makeCatcherHome, openSubscription } from '../helpers/catcher.js';
 import { makeGrid } from '../helpers/grid.js';
 import { Repo, sha512Of, type RepoImage } from '../helpers/repo.js';
 import { listDir } from '../helpers/state.js';
@@ -47,19 +47,7 @@ async function setup(
 }
 
 async function subscribeAll(repo: Repo, catcher: Catcher, now = new Date()): Promise<void> {
-  await subscribe(catcher, {
-    url: repo.listUrl,
-    endorser: undefined,
-    autoEndorse: true,
-    vo: undefined,
-    requireVoms: false,
-    fqan: undefined,
-    newImages: 'subscribe',
-    username: undefined,
-    password: undefined,
-    trust: {},
-    now,
-  });
+  await subscribe(catcher, openSubscription(repo.listUrl, now));
 }
 
 describe('grace period, lapse and make-before-break', () => {

@@ -6,7 +6,7 @@ import type { Catcher } from '../../src/catcher/catcher.js';
 import { subscribe } from '../../src/catcher/subscribe.js';
 import { syncOnce } from '../../src/catcher/sync.js';
 import { imageViews } from '../../src/catcher/views.js';
-import { makeCatcherHome } from '../helpers/catcher.js';
+import { makeCatcherHome, openSubscription } from '../helpers/catcher.js';
 import { Repo, sha512Of, type RepoImage } from '../helpers/repo.js';
 import { listDir } from '../helpers/state.js';
 
@@ -53,19 +53,7 @@ describe('list updates: in-place change, successor, partial appliance update', (
       },
     ];
     repo.publish();
-    await subscribe(catcher, {
-      url: repo.listUrl,
-      endorser: undefined,
-      autoEndorse: true,
-      vo: undefined,
-      requireVoms: false,
-      fqan: undefined,
-      newImages: 'subscribe',
-      username: undefined,
-      password: undefined,
-      trust: {},
-      now: new Date(),
-    });
+    await subscribe(catcher, openSubscription(repo.listUrl));
     const first = await syncOnce(catcher);
     assert.equal(first.failures, 0, JSON.stringify(first));
   });

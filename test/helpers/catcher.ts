@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { openCatcher, type Catcher } from '../../src/catcher/catcher.js';
 import { resolveConfig } from '../../src/catcher/config.js';
+import type { SubscribeRequest } from '../../src/catcher/subscribe.js';
 import { silentLogger } from '../../src/shared/log.js';
 import type { Grid } from './grid.js';
 import { tempDir } from './tmp.js';
@@ -50,5 +51,25 @@ export async function makeCatcherHome(
         log: silentLogger(),
         ...(clock === undefined ? {} : { clock }),
       }),
+  };
+}
+
+/**
+ * The subscription most catcher tests make: any endorser the trust store accepts
+ * (auto-endorse), no VO or VOMS requirement, new images subscribed.
+ */
+export function openSubscription(url: string, now = new Date()): SubscribeRequest {
+  return {
+    url,
+    endorser: undefined,
+    autoEndorse: true,
+    vo: undefined,
+    requireVoms: false,
+    fqan: undefined,
+    newImages: 'subscribe',
+    username: undefined,
+    password: undefined,
+    trust: {},
+    now,
   };
 }

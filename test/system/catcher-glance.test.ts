@@ -8,7 +8,7 @@ import type { Catcher } from '../../src/catcher/catcher.js';
 import { subscribe } from '../../src/catcher/subscribe.js';
 import { syncOnce } from '../../src/catcher/sync.js';
 import { imageViews } from '../../src/catcher/views.js';
-import { makeCatcherHome } from '../helpers/catcher.js';
+import { makeCatcherHome, openSubscription } from '../helpers/catcher.js';
 import { describeWithGlance } from '../helpers/glance.js';
 import { Repo, type RepoImage } from '../helpers/repo.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -71,19 +71,7 @@ describeWithGlance(
       ]);
       ova = repo.add(new Uint8Array(tar), { extra: { 'hv:format': 'OVA' } });
       repo.publish({ vo: 'vo.example.org' });
-      await subscribe(catcher, {
-        url: repo.listUrl,
-        endorser: undefined,
-        autoEndorse: true,
-        vo: undefined,
-        requireVoms: false,
-        fqan: undefined,
-        newImages: 'subscribe',
-        username: undefined,
-        password: undefined,
-        trust: {},
-        now: new Date(),
-      });
+      await subscribe(catcher, openSubscription(repo.listUrl));
     });
     after(async () => {
       await catcher.close();

@@ -113,10 +113,18 @@ export async function api<T = unknown>(
   body?: unknown,
   contentType = 'application/json',
 ): Promise<{ status: number; body: T }> {
-  const response = await fetch(`${endpoint}${path}`, {
-    method,
-    headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': contentType }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  const send = () =>
+    fetch(`${endpoint}${path}`, {
+      method,
+      headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': contentType }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  // Glance may close an idle keep-alive connection just as fetch reuses it ("other side
+  // closed"); like the backend's client, repeat what cannot have changed anything twice.
+  const response = await send().catch((err: unknown) => {
+    const code = (err as { cause?: { code?: string } }).cause?.code;
+    if (method === 'POST' || code !== 'UND_ERR_SOCKET') throw err;
+    return send();
   });
   const text = await response.text();
   return { status: response.status, body: (text === '' ? undefined : JSON.parse(text)) as T };

@@ -217,7 +217,34 @@ export class GlanceClient {
     }
   }
 
+  /**
+   * One request, sent once more when it met a closed connection and could not have changed
+   * anything twice: Node keeps connections alive, and Glance may close an idle one just as
+   * it is reused ("socket hang up"). Uploads and creations are never repeated here.
+   */
   private async send(
+    method: Method,
+    url: string,
+    token: string | undefined,
+    options: CallOptions,
+  ): Promise<Reply> {
+    try {
+      return await this.sendOnce(method, url, token, options);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      const repeatable = REPEATABLE.has(method) && options.body === undefined;
+      if (!repeatable || options.signal?.aborted === true || !STALE_CONNECTION.has(code ?? '')) {
+        throw transportFailure(method, url, err, options.signal);
+      }
+      try {
+        return await this.sendOnce(method, url, token, options);
+      } catch (again) {
+        throw transportFailure(method, url, again, options.signal);
+      }
+    }
+  }
+
+  private async sendOnce(
     method: Method,
     url: string,
     token: string | undefined,
@@ -247,11 +274,19 @@ export class GlanceClient {
       return { status: response.statusCode, text: response.body };
     } catch (err) {
       body?.destroy();
-      const e = err as Error & { code?: string };
-      const reason = options.signal?.aborted === true ? 'aborted' : `${e.code ?? 'error'}: ${e.message}`;
-      throw new VmiError('BACKEND_FAILED', `Glance ${method} ${new URL(url).pathname}: ${reason}`);
+      throw err;
     }
   }
+}
+
+/** Methods whose repetition changes nothing more (a JSON patch sets values). */
+const REPEATABLE = new Set<Method>(['GET', 'HEAD', 'DELETE', 'PATCH']);
+const STALE_CONNECTION = new Set(['ECONNRESET', 'EPIPE']);
+
+function transportFailure(method: Method, url: string, err: unknown, signal?: AbortSignal): VmiError {
+  const e = err as Error & { code?: string };
+  const reason = signal?.aborted === true ? 'aborted' : `${e.code ?? 'error'}: ${e.message}`;
+  return new VmiError('BACKEND_FAILED', `Glance ${method} ${new URL(url).pathname}: ${reason}`);
 }
 
 function failure(method: Method, path: string, reply: Reply): VmiError {

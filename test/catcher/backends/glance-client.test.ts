@@ -1,0 +1,83 @@
+/**
+ * The Glance client against a small fake image API whose server closes the connection of
+ * chosen requests without an answer, as Glance does now and then with an idle keep-alive
+ * connection that the client reuses at that moment.
+ */
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { noAuth } from '../../../src/catcher/backends/glance-auth.js';
+import { GlanceClient } from '../../../src/catcher/backends/glance-client.js';
+import { createGlanceHttp } from '../../../src/catcher/backends/glance-http.js';
+import { VmiError } from '../../../src/shared/errors.js';
+
+describe('Glance client: a connection closed without an answer', () => {
+  const seen: string[] = [];
+  let drops = 0;
+  let base = '';
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    req.on('end', () => {
+      seen.push(`${req.method} ${req.url}`);
+      if (drops > 0) {
+        drops--;
+        req.socket.destroy();
+        return;
+      }
+      const status = req.method === 'POST' ? 201 : req.method === 'DELETE' ? 204 : 200;
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(status === 204 ? '' : JSON.stringify({ id: 'img-1', status: 'active' }));
+    });
+  });
+  const client = () => new GlanceClient(noAuth(base), createGlanceHttp(undefined), 5000);
+
+  before(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  beforeEach(() => {
+    seen.length = 0;
+    drops = 0;
+  });
+
+  it('sends a read, a metadata patch and a deletion once more', async () => {
+    drops = 1;
+    assert.equal((await client().getImage('img-1'))?.id, 'img-1');
+    drops = 1;
+    assert.equal((await client().patchImage('img-1', [{ op: 'add', path: '/a', value: 'b' }])).id, 'img-1');
+    drops = 1;
+    assert.equal(await client().deleteImage('img-1'), 'deleted');
+    assert.deepEqual(seen, [
+      'GET /v2/images/img-1',
+      'GET /v2/images/img-1',
+      'PATCH /v2/images/img-1',
+      'PATCH /v2/images/img-1',
+      'DELETE /v2/images/img-1',
+      'DELETE /v2/images/img-1',
+    ]);
+  });
+
+  it('sends a read at most twice, then fails with BACKEND_FAILED', async () => {
+    drops = 2;
+    await assert.rejects(
+      client().getImage('img-1'),
+      (err: unknown) =>
+        err instanceof VmiError && err.code === 'BACKEND_FAILED' && /ECONNRESET/.test(err.message),
+    );
+    assert.equal(seen.length, 2);
+  });
+
+  it('never repeats a creation: it may have been made', async () => {
+    drops = 1;
+    await assert.rejects(
+      client().createImage({ name: 'x' }),
+      (err: unknown) => err instanceof VmiError && err.code === 'BACKEND_FAILED',
+    );
+    assert.deepEqual(seen, ['POST /v2/images']);
+  });
+});
