@@ -160,6 +160,7 @@ function pump(source: Readable, out: Writable, onChunk: (chunk: Buffer) => void)
 
 /** Ends `out` and waits until its file is closed; a failed last write (ENOSPC) rejects. */
 function endAndClose(out: Writable): Promise<void> {
+  if (out.destroyed) return destroyAndClose(out);
   return new Promise((resolve, reject) => {
     out.once('error', reject);
     out.once('close', () => resolve());
@@ -245,7 +246,8 @@ export async function downloadImage(
       });
       await endAndClose(out);
     } catch (err) {
-      await destroyAndClose(out);
+      // What arrived stays for a resume (bytes that failed verification are deleted below).
+      await endAndClose(out).catch(() => destroyAndClose(out));
       throw err;
     }
     const total = offset + transferred;

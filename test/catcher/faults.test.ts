@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Catcher } from '../../src/catcher/catcher.js';
@@ -34,6 +34,8 @@ interface Case {
   /** Change the list entry (size off by one). */
   entry?: (image: RepoImage) => RepoImage;
   check?: (repo: Repo, path: string) => void;
+  /** Bytes the resumable partial file must keep after the failure. */
+  partialBytes?: number;
 }
 
 describe('download faults', () => {
@@ -123,6 +125,7 @@ describe('download faults', () => {
       faults: persist({ kind: 'stall', afterBytes: 1000 }, 1),
       code: 'STALLED',
       config: { downloads: { stallSeconds: 1, attempts: 1 } },
+      partialBytes: 1000,
     },
     {
       name: 'wrong bytes fail the digest',
@@ -170,6 +173,10 @@ describe('download faults', () => {
         );
       }
       c.check?.(repo, path);
+      if (c.partialBytes !== undefined) {
+        const partial = catcher.cache.downloading(image.identifier, sha512Of(image.bytes));
+        assert.equal((await stat(partial)).size, c.partialBytes, 'what arrived is kept for a resume');
+      }
     });
   });
 
