@@ -159,8 +159,12 @@ function pump(source: Readable, out: Writable, onChunk: (chunk: Buffer) => void)
 }
 
 /** Ends `out` and waits until its file is closed; a failed last write (ENOSPC) rejects. */
-function endAndClose(out: Writable): Promise<void> {
-  if (out.destroyed) return destroyAndClose(out);
+async function endAndClose(out: Writable): Promise<void> {
+  if (out.destroyed) {
+    // It failed before the end: nothing says that every chunk reached the file.
+    await destroyAndClose(out);
+    throw out.errored ?? new Error('the partial file was closed before the end of the download');
+  }
   return new Promise((resolve, reject) => {
     out.once('error', reject);
     out.once('close', () => resolve());
