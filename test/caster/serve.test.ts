@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, rename, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parseRange } from '../../src/caster/serve/static.js';
+import { parseRange, serveStatic } from '../../src/caster/serve/static.js';
 import { ensureBuilt, startCaster, stopCaster } from '../helpers/caster-cli.js';
 import { httpRequest } from '../helpers/caster-http.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -112,5 +114,50 @@ describe('the static web root', () => {
     assert.equal(parseRange('bytes=10-', 10), 'unsatisfiable');
     assert.equal(parseRange('bytes=0-1,3-4', 10), undefined);
     assert.equal(parseRange('items=0-1', 10), undefined);
+  });
+});
+
+describe('the static web root while lists are published', () => {
+  it('answers every request with one whole version while new files are renamed over it', async () => {
+    const root = await tempDir('vmicaster-serve-race-');
+    const path = join(root, 'list.smime');
+    const versions = [Buffer.alloc(3_000, 'a'), Buffer.alloc(70_000, 'b'), Buffer.alloc(500, 'c')];
+    await writeFile(path, versions[0] ?? '');
+    const server = createServer((req, res) => {
+      void serveStatic(req, res, root, '/list.smime').then((found) => {
+        if (!found) res.writeHead(404).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/list.smime`;
+    let stop = false;
+    let renames = 0;
+    // What `vmicaster publish` does: write a temporary file, rename it over the list.
+    const publisher = (async () => {
+      for (let i = 1; !stop; i++) {
+        const tmp = join(root, `.list.smime.${i}.tmp`);
+        await writeFile(tmp, versions[i % versions.length] ?? '');
+        await rename(tmp, path);
+        renames++;
+      }
+    })();
+    try {
+      const reader = async () => {
+        for (let i = 0; i < 100; i++) {
+          const body = Buffer.from(await (await fetch(url)).arrayBuffer());
+          assert.ok(
+            versions.some((v) => v.equals(body)),
+            `${body.length} bytes that are no version of the file`,
+          );
+        }
+      };
+      await Promise.all([reader(), reader(), reader(), reader()]);
+    } finally {
+      stop = true;
+      await publisher;
+      server.closeAllConnections();
+      server.close();
+    }
+    assert.ok(renames > 10, `only ${renames} publications happened during the requests`);
   });
 });

@@ -1,5 +1,4 @@
-import { createReadStream } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { open, realpath, type FileHandle } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { extname, join, sep } from 'node:path';
 
@@ -100,8 +99,26 @@ export async function serveStatic(
 ): Promise<boolean> {
   const path = await resolveInRoot(root, urlPath);
   if (path === undefined) return false;
-  const info = await stat(path).catch(() => undefined);
-  if (info?.isFile() !== true) return false;
+  // One open file for the headers and the body: a publication renames a new file over the
+  // path at any moment, and stat-then-open would pair the old size with the new bytes (a
+  // torn list). An open file keeps the version it was opened on.
+  const handle = await open(path, 'r').catch(() => undefined);
+  if (handle === undefined) return false;
+  try {
+    return await serveOpen(req, res, path, handle);
+  } finally {
+    await handle.close().catch(() => undefined);
+  }
+}
+
+async function serveOpen(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: string,
+  handle: FileHandle,
+): Promise<boolean> {
+  const info = await handle.stat();
+  if (!info.isFile()) return false;
   const etag = etagOf(info);
   res.setHeader('ETag', etag);
   res.setHeader('Last-Modified', info.mtime.toUTCString());
@@ -128,7 +145,8 @@ export async function serveStatic(
     return true;
   }
   await new Promise<void>((resolvePromise) => {
-    const stream = createReadStream(path, { start, end, highWaterMark: 1024 * 1024 });
+    // The caller closes the handle once the response is done.
+    const stream = handle.createReadStream({ start, end, highWaterMark: 1024 * 1024, autoClose: false });
     stream.on('error', () => {
       res.destroy();
       resolvePromise();
