@@ -10,6 +10,7 @@ import { listFor, makeGrid, signDocument, type Grid } from '../../test/helpers/g
 import { makeImage } from '../../test/helpers/lists.js';
 import { removeScratch, scratchDir } from './scratch.js';
 import { run, start, type Measured, type RunOptions, type Running } from './proc.js';
+import { openSubscription } from '../../test/helpers/catcher.js';
 
 /**
  * The subscriber side of the benchmarks: the test PKI of test/helpers/grid.ts signs lists
@@ -108,19 +109,7 @@ export async function subscribeWith(
   url: string,
   newImages: NewImagePolicy = 'subscribe',
 ): Promise<void> {
-  await subscribe(catcher, {
-    url,
-    endorser: undefined,
-    autoEndorse: true,
-    vo: undefined,
-    requireVoms: false,
-    fqan: undefined,
-    newImages,
-    username: undefined,
-    password: undefined,
-    trust: {},
-    now: new Date(),
-  });
+  await subscribe(catcher, { ...openSubscription(url), newImages });
 }
 
 /** Subscribes the site to `url`; throws when the list is refused. */
