@@ -59,6 +59,10 @@ export const ERROR_EXPLANATIONS: Readonly<Record<ErrorCode, string>> = {
   ARCHIVE_UNSAFE: 'The image archive (OVA) contains unsafe entries and was refused.',
   FORMAT_UNSUPPORTED: 'The image is in a disk format this site cannot handle.',
   CONVERSION_FAILED: 'Converting the image to the format the cloud needs (qemu-img) failed.',
+  IMAGE_IDENTIFIER_UNSAFE:
+    'The image identifier cannot be used safely as a file name at this site; that image was skipped, the rest of the list goes on.',
+  IMAGE_IDENTIFIER_CLAIMED:
+    'Another subscription already published an image with this identifier; this list’s image was skipped.',
   BACKEND_FAILED:
     'The cloud backend (for example Glance or the image directory) refused or failed the operation.',
   HOOK_FAILED: 'The site’s event handler script failed; the event is retried from the outbox.',
