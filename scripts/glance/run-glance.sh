@@ -9,14 +9,18 @@
 #     neither read nor needed, so a non-root user can run it too.
 #
 # Usage:
-#   run-glance.sh start --port PORT --dir STATE_DIR   prints the endpoint URL last
+#   run-glance.sh start --port PORT --dir STATE_DIR [--context headers]
+#                                                     prints the endpoint URL last
+#     --context headers: the request context comes from X-Identity-Status: Confirmed,
+#     X-Project-Id, X-User-Id and X-Roles headers (Glance's ContextMiddleware), so tests
+#     can act as admin or as a non-admin project; requests without them get 401.
 #   run-glance.sh stop --dir STATE_DIR
 # The state directory is created if missing and belongs to the caller; remove it after stop.
 # Exit status: 0 ok, 2 usage, 3 glance-api or glance-manage not installed, 1 failed to start.
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 start --port PORT --dir STATE_DIR | stop --dir STATE_DIR" >&2
+  echo "usage: $0 start --port PORT --dir STATE_DIR [--context headers|unauthenticated] | stop --dir STATE_DIR" >&2
   exit 2
 }
 
@@ -25,10 +29,18 @@ command=${1:-}
 shift
 port=""
 dir=""
+context="unauthenticated-context"
 while [ $# -gt 0 ]; do
   case "$1" in
     --port) port=${2:-}; shift 2 ;;
     --dir) dir=${2:-}; shift 2 ;;
+    --context)
+      case "${2:-}" in
+        headers) context="context" ;;
+        unauthenticated) context="unauthenticated-context" ;;
+        *) usage ;;
+      esac
+      shift 2 ;;
     *) usage ;;
   esac
 done
@@ -40,7 +52,7 @@ write_config() {
   # and osprofiler which need config we do not carry.
   cat > "$dir/glance-api-paste.ini" <<PASTE
 [pipeline:glance-api]
-pipeline = healthcheck http_proxy_to_wsgi versionnegotiation unauthenticated-context rootapp
+pipeline = healthcheck http_proxy_to_wsgi versionnegotiation ${context} rootapp
 [composite:rootapp]
 paste.composite_factory = glance.api:root_app_factory
 /: apiversions
@@ -57,6 +69,8 @@ disable_by_file_path = ${dir}/healthcheck_disable
 paste.filter_factory = glance.api.middleware.version_negotiation:VersionNegotiationFilter.factory
 [filter:unauthenticated-context]
 paste.filter_factory = glance.api.middleware.context:UnauthenticatedContextMiddleware.factory
+[filter:context]
+paste.filter_factory = glance.api.middleware.context:ContextMiddleware.factory
 [filter:http_proxy_to_wsgi]
 paste.filter_factory = oslo_middleware:HTTPProxyToWSGI.factory
 PASTE

@@ -110,12 +110,22 @@ function applianceComplete(db: Db, inst: InstanceRow): boolean {
   return missing.n === 0;
 }
 
+/** Whether `path` holds the image's bytes (used where no verified file of ours is at hand). */
+async function holds(phase: CachePhase, path: string, inst: InstanceRow): Promise<boolean> {
+  return (await phase.cache.exists(path)) && (await digestFile(path)).sha512 === inst.sha512;
+}
+
 async function makeAvailable(phase: CachePhase, emitter: Emitter, inst: InstanceRow): Promise<boolean> {
   const { cache, db, now } = phase;
-  if (!(await cache.exists(cache.verified(inst.identifier)))) {
+  // The file the download phase wrote and hashed (cache.ts); a verified file left under
+  // vmcatcher's name by a version before issue 12 is hashed again before it is trusted.
+  let file = await cache.verifiedOf(inst);
+  if (file === undefined && (await holds(phase, cache.exposed(inst.identifier), inst))) {
+    file = cache.exposed(inst.identifier);
+  }
+  if (file === undefined) {
     // A crash after the rename into the cache: check the file there before believing it.
-    const cached = cache.cached(inst.identifier);
-    if ((await cache.exists(cached)) && (await digestFile(cached)).sha512 === inst.sha512) {
+    if (await holds(phase, cache.cached(inst.identifier), inst)) {
       await emitter.emit('AvailablePostfix', inst, inst.identifier, () =>
         setInstanceState(db, inst.id, 'cached', now),
       );
@@ -124,18 +134,38 @@ async function makeAvailable(phase: CachePhase, emitter: Emitter, inst: Instance
     setInstanceState(db, inst.id, 'pending', now);
     return false;
   }
+  if (file !== cache.exposed(inst.identifier)) await cache.expose(file, inst.identifier);
   await emitter.emit('AvailablePrefix', inst, inst.identifier);
-  await cache.promote(inst.identifier);
+  await cache.promote(file, inst.identifier);
   await emitter.emit('AvailablePostfix', inst, inst.identifier, () =>
     setInstanceState(db, inst.id, 'cached', now),
   );
   return true;
 }
 
+/**
+ * Whether the cache may handle this image's files. The download phase refuses identifiers
+ * it cannot map (IMAGE_IDENTIFIER_UNSAFE), so only an image cached by a version with laxer
+ * rules lands here; it is left where it is, with a warning, and the phase goes on.
+ */
+function mappable(phase: CachePhase, inst: InstanceRow): boolean {
+  try {
+    phase.cache.check(inst.identifier);
+    return true;
+  } catch (err) {
+    phase.log.warn(
+      { image: inst.identifier, err },
+      'image identifier cannot be mapped; its files are left alone',
+    );
+    return false;
+  }
+}
+
 /** --verify-cache: re-hash cached files; a damaged or missing one is expired and fetched again. */
 async function checkCache(phase: CachePhase, emitter: Emitter): Promise<InstanceRow[]> {
   const damaged: InstanceRow[] = [];
   for (const inst of instances(phase.db, `i.state = 'cached'`)) {
+    if (!mappable(phase, inst)) continue;
     const path = phase.cache.cached(inst.identifier);
     const ok = (await phase.cache.exists(path)) && (await digestFile(path)).sha512 === inst.sha512;
     if (ok) continue;
@@ -169,7 +199,7 @@ export async function runCachePhase(phase: CachePhase): Promise<CacheOutcome> {
       await phase.redownload(damaged.filter((d) => d.current && d.unwantedReason === null));
   }
   for (const inst of instances(phase.db, `i.state = 'cached'`)) {
-    if (!retirementDue(inst, phase.view)) continue;
+    if (!retirementDue(inst, phase.view) || !mappable(phase, inst)) continue;
     await expire(phase, emitter, inst);
     outcome.expired.push(inst.identifier);
   }
@@ -177,7 +207,7 @@ export async function runCachePhase(phase: CachePhase): Promise<CacheOutcome> {
     phase.db,
     `i.state = 'verified' AND i.current = 1 AND m.unwanted_reason IS NULL`,
   )) {
-    if (!applianceComplete(phase.db, inst)) continue;
+    if (!applianceComplete(phase.db, inst) || !mappable(phase, inst)) continue;
     if (await makeAvailable(phase, emitter, inst)) outcome.available.push(inst.identifier);
   }
   await emitter.emit('ProcessPostfix');

@@ -2,10 +2,9 @@ import type { Command } from 'commander';
 import { action, printJson } from '../shared/cli.js';
 import { asVmiError } from '../shared/errors.js';
 import { withCatcher } from './cli-context.js';
-import { selectImage } from './store/images.js';
-import { addEndorser, getSubscription } from './store/subscriptions.js';
-import { subscribe } from './subscribe.js';
-import { readVmcatcherDatabase } from './vmcatcher-import.js';
+import { getSubscription } from './store/subscriptions.js';
+import { displayUrl, subscribe } from './subscribe.js';
+import { readVmcatcherDatabase, type VmcatcherSubscription } from './vmcatcher-import.js';
 
 const NAME = 'vmicatcher';
 
@@ -15,12 +14,37 @@ interface ImportOutcome {
   status: 'imported' | 'skipped' | 'failed' | 'planned';
   code?: string;
   message?: string;
+  /** What would be or was taken over (never the credentials themselves). */
+  newImages?: string;
+  private?: boolean;
+  endorsers?: number;
+  selected?: number;
+  known?: number;
+}
+
+/** Why a vmcatcher subscription is not taken over, or undefined when it can be. */
+function skipReason(sub: VmcatcherSubscription): string | undefined {
+  if (!sub.authorised) return 'not authorised in vmcatcher';
+  if (sub.endorsers.length === 0) return 'no authorised endorser: subscribe by hand';
+  if (sub.newImages === undefined) return `unknown vmcatcher updateMode ${sub.updateMode}: subscribe by hand`;
+  return undefined;
+}
+
+function summary(sub: VmcatcherSubscription): Partial<ImportOutcome> {
+  return {
+    newImages: sub.newImages,
+    private: sub.username !== undefined,
+    endorsers: sub.endorsers.length,
+    selected: [...sub.images.values()].filter(Boolean).length,
+    known: sub.images.size,
+  };
 }
 
 /**
- * `import-vmcatcher DB`: moves subscriptions, their endorsers and image selections from a
- * vmcatcher database. Each list is fetched and verified now, with the endorsers vmcatcher
- * trusted, and must carry the identifier vmcatcher pinned.
+ * `import-vmcatcher DB`: moves subscriptions, their authorised endorsers, private-list
+ * credentials, update mode (as the new-images policy) and image selections from a vmcatcher
+ * database. Each list is fetched and verified now, with the endorsers vmcatcher trusted, and
+ * must carry the identifier vmcatcher pinned. Credentials are stored, never printed.
  */
 export function addImportCommand(program: Command): void {
   program
@@ -35,14 +59,11 @@ export function addImportCommand(program: Command): void {
         const outcomes = await withCatcher(cmd, async (catcher) => {
           const out: ImportOutcome[] = [];
           for (const sub of found) {
-            const base = { uuid: sub.uuid, url: sub.url };
+            const base = { uuid: sub.uuid, url: displayUrl(sub.url) };
             const [first, ...others] = sub.endorsers;
-            if (!sub.authorised || first === undefined) {
-              out.push({
-                ...base,
-                status: 'skipped',
-                message: sub.authorised ? 'no endorser: subscribe by hand' : 'not authorised in vmcatcher',
-              });
+            const reason = skipReason(sub);
+            if (reason !== undefined || first === undefined || sub.newImages === undefined) {
+              out.push({ ...base, status: 'skipped', message: reason });
               continue;
             }
             if (
@@ -57,6 +78,7 @@ export function addImportCommand(program: Command): void {
                 ...base,
                 status: 'planned',
                 message: `endorsers: ${sub.endorsers.map((e) => e.dn).join('; ')}`,
+                ...summary(sub),
               });
               continue;
             }
@@ -69,19 +91,16 @@ export function addImportCommand(program: Command): void {
                 vo: undefined,
                 requireVoms: false,
                 fqan: undefined,
-                newImages: 'subscribe',
-                username: undefined,
-                password: undefined,
+                newImages: sub.newImages,
+                username: sub.username,
+                password: sub.password,
                 trust: {},
                 now,
                 expectedId: sub.uuid,
+                carried: sub.images,
+                moreEndorsers: others,
               });
-              catcher.db.transaction(() => {
-                for (const e of others) addEndorser(catcher.db, sub.uuid, e);
-                for (const id of sub.deselected) selectImage(catcher.db, id, false, now);
-                for (const id of sub.selected) selectImage(catcher.db, id, true, now);
-              })();
-              out.push({ ...base, status: 'imported' });
+              out.push({ ...base, status: 'imported', ...summary(sub) });
             } catch (err) {
               const error = asVmiError(err, 'FETCH_FAILED');
               out.push({ ...base, status: 'failed', code: error.code, message: error.message });

@@ -1,23 +1,28 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { mkdir, open, rm, stat, statfs, truncate } from 'node:fs/promises';
+import { mkdir, rm, statfs } from 'node:fs/promises';
 import { finished, type Readable, type Writable } from 'node:stream';
 import { dirname } from 'node:path';
 import type { Got } from 'got';
 import { VmiError } from '../shared/errors.js';
 import { responseOf, transferError } from '../shared/http.js';
+import { existingSize, hashPrefix, keepVerified, openPartial } from './partialfile.js';
 
 /**
  * One image download (SPEC.md section 6): stream into a partial file while hashing, abort
  * at hv:size + 1 byte, refuse an oversized Content-Length before reading, resume with
- * Range, watch for stalls and slow drips, and leave a file only the caller may rename.
+ * Range, watch for stalls and slow drips. One open file is hashed (a resumed prefix), written
+ * and then renamed to the verified name, where its inode is checked: bytes renamed onto the
+ * partial name by anyone else are never taken for the ones that were hashed (issue 12).
  */
 
 export interface DownloadJob {
   uri: string;
   size: number;
   sha512: string;
+  /** Resumed when it exists, else created exclusively (O_EXCL). */
   partialPath: string;
+  /** Where the file goes once its size and digest passed. */
+  verifiedPath: string;
 }
 
 export interface DownloadLimits {
@@ -31,25 +36,6 @@ export interface DownloadResult {
   /** Bytes fetched over the network in this attempt (resumed bytes excluded). */
   transferred: number;
   resumedFrom: number;
-}
-
-async function existingSize(path: string, max: number): Promise<number> {
-  const info = await stat(path).catch(() => undefined);
-  if (info === undefined) return 0;
-  if (info.size > max) {
-    await truncate(path, 0);
-    return 0;
-  }
-  return info.size;
-}
-
-async function hashPrefix(path: string, length: number): Promise<ReturnType<typeof createHash>> {
-  const hash = createHash('sha512');
-  if (length === 0) return hash;
-  for await (const chunk of createReadStream(path, { start: 0, end: length - 1, highWaterMark: 4 << 20 })) {
-    hash.update(chunk as Buffer);
-  }
-  return hash;
 }
 
 async function checkFreeSpace(dir: string, needed: number, margin: number): Promise<void> {
@@ -189,9 +175,21 @@ export async function downloadImage(
   signal?: AbortSignal,
 ): Promise<DownloadResult> {
   await mkdir(dirname(job.partialPath), { recursive: true });
-  let offset = await existingSize(job.partialPath, job.size);
-  await checkFreeSpace(dirname(job.partialPath), job.size - offset, limits.minFreeBytes);
-  let hash = await hashPrefix(job.partialPath, offset);
+  const file = await openPartial(job.partialPath);
+  // Until the write stream owns the file (and closes it), this function closes it.
+  let fileOwned = true;
+  let offset = 0;
+  let hash = createHash('sha512');
+  let written: { dev: number; ino: number };
+  try {
+    offset = await existingSize(file, job.size);
+    await checkFreeSpace(dirname(job.partialPath), job.size - offset, limits.minFreeBytes);
+    hash = await hashPrefix(file, offset);
+    written = await file.stat();
+  } catch (err) {
+    await file.close();
+    throw diskError(err) ?? err;
+  }
   const resumedFrom = offset;
   const controller = new AbortController();
   const onAbort = () => controller.abort(signal?.reason);
@@ -223,7 +221,7 @@ export async function downloadImage(
         // The server ignored Range: start over cleanly.
         offset = 0;
         hash = createHash('sha512');
-        await truncate(job.partialPath, 0);
+        await file.truncate(0);
       }
     } else {
       throw new VmiError('HTTP_STATUS', `${job.uri} answered HTTP ${status}`, { details: { status } });
@@ -234,8 +232,9 @@ export async function downloadImage(
         `${job.uri} announces ${offset + length} bytes; the list says ${job.size}`,
       );
     }
-    const file = await open(job.partialPath, offset > 0 ? 'a' : 'w');
-    const out = file.createWriteStream({ highWaterMark: WRITE_BUFFER });
+    // Positioned writes from `offset` into the very file whose prefix was hashed.
+    const out = file.createWriteStream({ start: offset, highWaterMark: WRITE_BUFFER });
+    fileOwned = false;
     try {
       await pump(request, out, (chunk) => {
         transferred += chunk.length;
@@ -268,8 +267,11 @@ export async function downloadImage(
         `${job.uri}: SHA-512 ${digest.slice(0, 16)}… differs from the list's ${job.sha512.slice(0, 16)}…`,
       );
     }
+    await keepVerified(job, written);
     return { transferred, resumedFrom };
   } catch (err) {
+    if (fileOwned) await file.close().catch(() => undefined);
+    fileOwned = false;
     const coded =
       watchdog.reason ?? (err instanceof VmiError ? err : (diskError(err) ?? transferError(err, job.uri)));
     if (['IMAGE_TOO_LARGE', 'IMAGE_SIZE_MISMATCH', 'IMAGE_DIGEST_MISMATCH'].includes(coded.code)) {
@@ -278,6 +280,7 @@ export async function downloadImage(
     }
     throw coded;
   } finally {
+    if (fileOwned) await file.close().catch(() => undefined);
     watchdog.stop();
     signal?.removeEventListener('abort', onAbort);
     request.destroy();
@@ -300,5 +303,5 @@ export function isRetryable(err: VmiError): boolean {
     const status = err.details?.['status'];
     return typeof status === 'number' && (status >= 500 || status === 408 || status === 429);
   }
-  return err.code !== 'DISK_FULL';
+  return err.code !== 'DISK_FULL' && err.code !== 'IMAGE_IDENTIFIER_UNSAFE';
 }

@@ -1,10 +1,9 @@
-import { readdir, rename, rm } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import type { Got } from 'got';
 import type { Logger } from 'pino';
 import { prepared, type Db } from '../shared/db.js';
 import { asVmiError, type VmiError } from '../shared/errors.js';
-import type { CacheLayout } from './cache.js';
+import { downloadKey, type CacheLayout } from './cache.js';
 import type { CatcherConfig } from './config.js';
 import { downloadImage, isRetryable } from './download.js';
 import { instances, recordInstanceError, setInstanceState, type InstanceRow } from './store/images.js';
@@ -71,10 +70,27 @@ function backoff(config: CatcherConfig, attempt: number): number {
   return capped * (0.5 + Math.random() * 0.5); // jitter: spread retries of many sites
 }
 
+/** Refuses, for this image only, an identifier that cannot become the file names it needs. */
+function refuseUnsafe(phase: DownloadPhase, inst: InstanceRow): DownloadOutcome | undefined {
+  try {
+    phase.cache.check(inst.identifier);
+    return undefined;
+  } catch (err) {
+    const error = asVmiError(err, 'IMAGE_IDENTIFIER_UNSAFE');
+    recordInstanceError(phase.db, inst.id, error.code, error.message, null);
+    phase.log.warn({ image: inst.identifier, err: error, code: error.code }, 'image refused');
+    return { identifier: inst.identifier, ok: false, bytes: 0, transferMs: 0, error };
+  }
+}
+
 async function downloadInstance(phase: DownloadPhase, inst: InstanceRow): Promise<DownloadOutcome> {
   const { db, cache, config } = phase;
   const log = phase.log.child({ image: inst.identifier });
-  const partialPath = cache.downloading(inst.identifier, inst.sha512);
+  const refused = refuseUnsafe(phase, inst);
+  if (refused !== undefined) return refused;
+  // vmicast's own names (cache.ts): found again for a resume, unpredictable when new.
+  const partialPath = await cache.partialFor(inst);
+  const verifiedPath = cache.verifiedFor(partialPath);
   let attempts = inst.attempts;
   let transferred = 0;
   let transferMs = 0;
@@ -85,7 +101,7 @@ async function downloadInstance(phase: DownloadPhase, inst: InstanceRow): Promis
       attemptStart = performance.now();
       const result = await downloadImage(
         phase.http,
-        { uri: inst.uri, size: inst.size, sha512: inst.sha512, partialPath },
+        { uri: inst.uri, size: inst.size, sha512: inst.sha512, partialPath, verifiedPath },
         {
           stallMs: config.downloads.stallSeconds * 1000,
           minBytesPerSecond: config.downloads.minBytesPerSecond,
@@ -97,8 +113,7 @@ async function downloadInstance(phase: DownloadPhase, inst: InstanceRow): Promis
       transferMs += performance.now() - attemptStart;
       transferred += result.transferred;
       phase.onBytes?.(result.transferred);
-      // Verified: wait in the partial directory under vmcatcher's name for AvailablePrefix.
-      await rename(partialPath, cache.verified(inst.identifier));
+      // Verified (and renamed to its `.ok` name): waits for the cache phase and AvailablePrefix.
       setInstanceState(db, inst.id, 'verified', phase.now);
       log.info({ bytes: inst.size, resumedFrom: result.resumedFrom }, 'image downloaded and verified');
       return { identifier: inst.identifier, ok: true, bytes: transferred, transferMs };
@@ -164,18 +179,25 @@ export async function recoverDownloads(db: Db, cache: CacheLayout): Promise<void
     db,
     `i.state = 'verified' AND (i.current = 0 OR m.unwanted_reason IS NOT NULL)`,
   )) {
-    await rm(cache.verified(inst.identifier), { force: true });
+    await cache.discard(inst);
+    // Its name shown for AvailablePrefix (or the verified file of a version before issue 12).
+    const shown = (() => {
+      try {
+        return cache.exposed(inst.identifier);
+      } catch {
+        return undefined; // an identifier refused now never had a file there
+      }
+    })();
+    if (shown !== undefined) await rm(shown, { force: true });
     prepared(db, `UPDATE instances SET state = 'pending' WHERE id = ?`).run(inst.id);
   }
   // A resumable partial file of a download nobody wants any more (removed from the list
   // before it was cached, or replaced meanwhile) would stay for ever (found by issue 8).
-  const resumable = new Set(
-    instances(db, `i.current = 1 AND i.state = 'pending' AND m.unwanted_reason IS NULL`).map((i) =>
-      basename(cache.downloading(i.identifier, i.sha512)),
-    ),
-  );
-  for (const name of await readdir(cache.partialDir).catch(() => [] as string[])) {
-    if (name.endsWith('.part') && !resumable.has(name))
-      await rm(join(cache.partialDir, name), { force: true });
-  }
+  const wanted = (state: string) =>
+    new Set(
+      instances(db, `i.current = 1 AND i.state = ? AND m.unwanted_reason IS NULL`, state).map((i) =>
+        downloadKey(i),
+      ),
+    );
+  await cache.sweep({ part: wanted('pending'), ok: wanted('verified') });
 }

@@ -51,6 +51,33 @@ const IMAGE_VARIABLES: [string, string][] = [
   ['ad:mpuri', 'AD_MPURI'],
 ];
 
+/** Longest value handed to a hook, in UTF-8 bytes (Linux refuses one entry over 128 KiB). */
+export const MAX_HOOK_VALUE_BYTES = 16 * 1024;
+
+// \p{Cc} is NUL and the other C0 controls, DEL and the C1 controls; all but TAB go. A NUL
+// makes the spawn fail on every retry; line breaks and escape sequences would end up in the
+// shell variables and `key=value` lines of handlers (glancepush's metadata files) and logs.
+const CONTROL = /(?!\t)\p{Cc}/gu;
+
+/**
+ * The one rule for every value that reaches a hook's environment: each control character
+ * becomes one space (so words stay apart), then the value is cut to MAX_HOOK_VALUE_BYTES
+ * at a character boundary. The database keeps the list's value unchanged.
+ */
+export function hookValue(value: string): string {
+  const clean = value.replace(CONTROL, ' ');
+  const bytes = Buffer.from(clean, 'utf8');
+  if (bytes.length <= MAX_HOOK_VALUE_BYTES) return clean;
+  let end = MAX_HOOK_VALUE_BYTES;
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end--; // not inside a character
+  return bytes.subarray(0, end).toString('utf8');
+}
+
+/** `hookValue` applied to every value of an environment. */
+export function hookEnvironment(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).map(([name, value]) => [name, hookValue(value)]));
+}
+
 function text(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
@@ -71,7 +98,7 @@ export function eventEnvironment(
     VMCATCHER_CACHE_DIR_EXPIRE: dirs.expired,
     VMCATCHER_RDBMS: dirs.rdbms,
   };
-  if (image === undefined) return env;
+  if (image === undefined) return hookEnvironment(env);
   const set = (name: string, value: string | undefined) => {
     if (value !== undefined && value !== '') env[`VMCATCHER_EVENT_${name}`] = value;
   };
@@ -83,7 +110,8 @@ export function eventEnvironment(
   if (Array.isArray(supersedes))
     set('VMI_SUPERSEDES', supersedes.filter((s) => typeof s === 'string').join(' '));
   set('VMI_APPLIANCE', text(image.entry['vmi:appliance']));
-  return env;
+  // What the outbox stores is exactly what the handler receives.
+  return hookEnvironment(env);
 }
 
 /** `<uuid>.<YYYY-mm-dd_HH-MM-SS>`: vmcatcher's name for a file in the expired directory. */

@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { Logger } from 'pino';
 import { VmiError } from '../shared/errors.js';
+import { hookEnvironment } from './events.js';
 
 /**
  * Runs a vmcatcher event handler the way vmcatcher did: `sh -c <command>` with the parent
@@ -27,8 +28,10 @@ function logLines(log: Logger, stream: 'stdout' | 'stderr', text: string): void 
 
 export function runHook(run: HookRun): Promise<void> {
   return new Promise((resolve, reject) => {
+    // Again here, for outbox rows written before values were made safe: a NUL would make
+    // this spawn throw on every retry.
     const child = spawn('sh', ['-c', run.command], {
-      env: { ...process.env, ...run.env },
+      env: { ...process.env, ...hookEnvironment(run.env) },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // its own process group, so a timeout stops the handler's children too
     });

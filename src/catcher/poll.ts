@@ -13,6 +13,7 @@ import type { CatcherConfig } from './config.js';
 import { fetchList } from './fetchlist.js';
 import { reconcile, type ReconcilePlan } from './reconcile.js';
 import { applyPlan, otherOwners, setSubscriptionLapsed, storedImages } from './store/images.js';
+import { CLAIMED, claimMessage, claimReleased } from './store/refusals.js';
 import {
   allowAnyVersion,
   currentListInstance,
@@ -120,24 +121,22 @@ export function checkVersion(
 }
 
 /**
- * Whether the endorsement we hold lapsed: the stored list no longer verifies now (expired,
- * signer revoked, CRLs stale). A server that is down, or serves a bad new list, does not
- * make the held list lapse; only the held list itself can.
+ * The list we hold, verified again now; null when it no longer verifies (expired, signer
+ * revoked, CRLs stale, trust store changed). Only the held list itself starts or stops the
+ * lapse clock: a server that is down, or serves a bad new list, says nothing about it.
  */
-function heldListLapsed(ctx: PollContext, sub: Subscription, current: ListInstance | undefined): boolean {
-  if (current === undefined) return false;
+function verifyHeld(ctx: PollContext, sub: Subscription, current: ListInstance): VerifiedList | null {
   try {
     const verified = verifyForSubscription(ctx, sub, current.signed);
     checkMaxAge(verified.list, ctx.now, ctx.config.lists.maxAgeDays);
-    return false;
+    return verified;
   } catch {
-    return true;
+    return null;
   }
 }
 
 /** Starts or advances the lapse clock; after the grace period the images become unwanted. */
-function updateLapse(ctx: PollContext, sub: Subscription, lapsing: boolean): void {
-  if (!lapsing) return;
+function updateLapse(ctx: PollContext, sub: Subscription): void {
   const since = sub.lapsedSince === null ? ctx.now : new Date(sub.lapsedSince);
   if (sub.lapsedSince === null) setLapsed(ctx.db, sub.id, since);
   if (ctx.now.getTime() - since.getTime() >= ctx.config.graceHours * 3600_000) {
@@ -184,7 +183,11 @@ export function storeAndReconcile(
     .immediate();
 }
 
-/** Re-applies the stored list (a lapse ended without a new list). */
+/**
+ * Re-applies the held list without a new one (inside the caller's transaction): a lapse
+ * ended (stops the clock, wants the images again), or an identifier refused as claimed
+ * became free.
+ */
 function reapplyStored(
   ctx: PollContext,
   sub: Subscription,
@@ -192,17 +195,25 @@ function reapplyStored(
   verified: VerifiedList,
 ): void {
   const { db, now } = ctx;
-  db.transaction(() => {
-    const plan = reconcile({
-      list: verified.list,
-      stored: storedImages(db, sub.id),
-      newImages: sub.newImages,
-      now,
-      owners: otherOwners(db, sub.id),
-    });
-    setLapsed(db, sub.id, null);
-    applyPlan(db, sub.id, plan, current.version, now);
-  }).immediate();
+  const plan = reconcile({
+    list: verified.list,
+    stored: storedImages(db, sub.id),
+    newImages: sub.newImages,
+    now,
+    owners: otherOwners(db, sub.id),
+  });
+  setLapsed(db, sub.id, null);
+  applyPlan(db, sub.id, plan, current.version, now);
+}
+
+/** One warning per refused claim, naming both subscriptions. */
+function logClaims(log: Logger, sub: Subscription, plan: ReconcilePlan): void {
+  for (const c of plan.conflicts) {
+    log.warn(
+      { code: CLAIMED, image: c.identifier, owner: c.owner, claimant: sub.id },
+      claimMessage(c.identifier, c.owner, sub.id),
+    );
+  }
 }
 
 export async function pollSubscription(ctx: PollContext, sub: Subscription): Promise<PollOutcome> {
@@ -232,8 +243,13 @@ export async function pollSubscription(ctx: PollContext, sub: Subscription): Pro
       // Nothing new: what we hold must still verify now (revocation, CRLs, expiry).
       const verified = verifyForSubscription(ctx, sub, current.signed);
       checkMaxAge(verified.list, now, config.lists.maxAgeDays);
-      if (sub.lapsedSince !== null) reapplyStored(ctx, sub, current, verified);
-      recordSuccess(db, sub.id, now, conditional);
+      db.transaction(() => {
+        if (sub.lapsedSince !== null || claimReleased(db, sub.id)) {
+          log.info({ lapsedSince: sub.lapsedSince }, 'applying the held list again');
+          reapplyStored(ctx, sub, current, verified);
+        }
+        recordSuccess(db, sub.id, now, conditional);
+      }).immediate();
       return { status: 'unchanged' };
     }
     if (fetched.status === 'not-modified')
@@ -266,14 +282,20 @@ export async function pollSubscription(ctx: PollContext, sub: Subscription): Pro
     // Steps 8 and 9: store the exact bytes and the high-water mark, reconcile; one transaction.
     const plan = storeAndReconcile(db, now, sub, verified, bytes, conditional);
     for (const warning of plan.warnings) log.warn(warning);
+    logClaims(log, sub, plan);
     log.info({ version: list.version, images: plan.images.length }, 'list accepted');
     return { status: 'updated', version: list.version, plan };
   } catch (err) {
     const error = asVmiError(err, 'FETCH_FAILED');
-    const lapsed = heldListLapsed(ctx, sub, current);
+    const held = current === undefined ? undefined : verifyHeld(ctx, sub, current);
     db.transaction(() => {
       recordError(db, sub.id, error, now);
-      updateLapse(ctx, sub, lapsed);
+      // The clock runs while the held list does not verify, and stops whenever it does.
+      if (held === null) updateLapse(ctx, sub);
+      else if (held !== undefined && current !== undefined && sub.lapsedSince !== null) {
+        log.info({ lapsedSince: sub.lapsedSince }, 'the held list verifies again: the lapse ended');
+        reapplyStored(ctx, sub, current, held);
+      }
     }).immediate();
     log.warn({ err: error, code: error.code }, 'list refused');
     return { status: 'refused', error };

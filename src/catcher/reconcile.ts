@@ -44,7 +44,7 @@ export interface ReconcilePlan {
   unlisted: UnlistedPlan[];
   /** New identifiers the `refuse` policy kept out. */
   refused: string[];
-  /** Identifiers another subscription already owns (they name the same cache file). */
+  /** Identifiers another subscription holds (they name its cache file): refused here. */
   conflicts: { identifier: string; owner: string }[];
   appliances: Appliance[];
   warnings: string[];
@@ -108,10 +108,8 @@ export function reconcile(input: ReconcileInput): ReconcilePlan {
   for (const image of list.images) {
     const owner = input.owners.get(image.identifier);
     if (owner !== undefined) {
+      // Refused here (IMAGE_IDENTIFIER_CLAIMED); the caller records and logs it.
       plan.conflicts.push({ identifier: image.identifier, owner });
-      plan.warnings.push(
-        `image ${image.identifier} is already provided by subscription ${owner}; ignored here`,
-      );
       continue;
     }
     const previous = stored.get(image.identifier);

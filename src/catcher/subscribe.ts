@@ -4,6 +4,7 @@ import type { Catcher } from './catcher.js';
 import { fetchList } from './fetchlist.js';
 import { checkMaxAge, storeAndReconcile, verifyForSubscription } from './poll.js';
 import type { NewImagePolicy } from './reconcile.js';
+import { selectImage, storedImages } from './store/images.js';
 import { getSubscription, insertSubscription, type TrustOverrides } from './store/subscriptions.js';
 
 /**
@@ -25,6 +26,39 @@ export interface SubscribeRequest {
   now: Date;
   /** The list identifier the operator expects (migration from vmcatcher pins it already). */
   expectedId?: string | undefined;
+  /**
+   * Images the site already knew (migration from vmcatcher): identifier -> selected for the
+   * cache. Listed images named here keep that selection; the others follow `newImages`, except
+   * that `refuse` records them as known (not cached) since the first list is stored whole.
+   */
+  carried?: ReadonlyMap<string, boolean> | undefined;
+  /** Further endorsers trusted besides `endorser` (migration: every one vmcatcher authorised). */
+  moreEndorsers?: readonly Endorsement[] | undefined;
+}
+
+/**
+ * Credentials belong in --user/--password: in a URL they would show wherever the URL does
+ * (logs, status, errors), and the client would send them to every host a redirect names.
+ */
+function checkNoCredentials(parsed: URL): void {
+  if (parsed.username !== '' || parsed.password !== '')
+    throw new VmiError(
+      'USAGE',
+      `the list URL ${displayUrl(parsed)} carries credentials; give them with --user and --password instead`,
+    );
+}
+
+/** A URL for messages: user and password left out. */
+export function displayUrl(url: string | URL): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return '(not a URL)';
+  }
+  parsed.username = '';
+  parsed.password = '';
+  return parsed.href;
 }
 
 export interface SubscribeResult {
@@ -43,17 +77,18 @@ export async function subscribe(catcher: Catcher, req: SubscribeRequest): Promis
       'name the trusted endorser (--endorser-dn and --endorser-ca) or ask for --auto-endorse',
     );
   }
-  const existing = getSubscription(db, req.url);
-  if (existing !== undefined)
-    throw new VmiError('USAGE', `${req.url} is already subscribed as ${existing.id}`);
   let parsed: URL;
   try {
     parsed = new URL(req.url);
   } catch {
-    throw new VmiError('USAGE', `not a URL: ${req.url}`);
+    throw new VmiError('USAGE', 'the list URL is not a URL');
   }
+  checkNoCredentials(parsed);
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
     throw new VmiError('USAGE', `not an http(s) URL: ${req.url}`);
+  const existing = getSubscription(db, req.url);
+  if (existing !== undefined)
+    throw new VmiError('USAGE', `${req.url} is already subscribed as ${existing.id}`);
 
   const fetched = await fetchList(await catcher.http(), req.url, {
     etag: null,
@@ -70,7 +105,7 @@ export async function subscribe(catcher: Catcher, req: SubscribeRequest): Promis
     vo: req.vo ?? null,
     requireVoms: req.requireVoms,
     fqan: req.fqan ?? null,
-    endorsers: req.autoEndorse ? undefined : [req.endorser as Endorsement],
+    endorsers: req.autoEndorse ? undefined : [req.endorser as Endorsement, ...(req.moreEndorsers ?? [])],
   };
   const ctx = { trust: await catcher.trust(), vomsDir: await catcher.vomsDir(), config, now: req.now };
   const verified = verifyForSubscription(ctx, sub, fetched.bytes);
@@ -95,16 +130,25 @@ export async function subscribe(catcher: Catcher, req: SubscribeRequest): Promis
         trust: req.trust,
         username: req.username ?? null,
         password: req.password ?? null,
-        endorsers: [endorser],
+        endorsers: [endorser, ...(req.autoEndorse ? [] : (req.moreEndorsers ?? []))],
       },
       req.now,
     );
     const stored = getSubscription(db, id);
     if (stored === undefined) throw new Error('subscription vanished inside its transaction');
-    storeAndReconcile(db, req.now, stored, verified, fetched.bytes, {
+    const carried = req.carried;
+    // Carried selections: store the first list with nothing selected, then select what the site chose.
+    const first = carried === undefined ? stored : { ...stored, newImages: 'accept' as const };
+    storeAndReconcile(db, req.now, first, verified, fetched.bytes, {
       etag: fetched.etag,
       lastModified: fetched.lastModified,
     });
+    if (carried !== undefined) {
+      for (const image of storedImages(db, id)) {
+        if (carried.get(image.identifier) ?? req.newImages === 'subscribe')
+          selectImage(db, image.identifier, true, req.now);
+      }
+    }
   }).immediate();
   return {
     id,

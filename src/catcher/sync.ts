@@ -10,6 +10,7 @@ import { acquireSyncLock } from './lock.js';
 import { pollSubscription, type PollContext } from './poll.js';
 import { delivery } from './store/deliveries.js';
 import { instances } from './store/images.js';
+import { CLAIMED, claimMessage } from './store/refusals.js';
 import {
   currentListInstance,
   finishRemovals,
@@ -48,6 +49,8 @@ export interface SyncReport {
     code?: string;
     message?: string;
   }[];
+  /** Images of lists accepted in this run that were refused one by one (claimed identifiers). */
+  refusedImages: { subscription: string; identifier: string; code: string; message: string }[];
   expired: string[];
   available: string[];
   corrupted: string[];
@@ -130,6 +133,7 @@ export async function syncOnce(catcher: Catcher, options: SyncOptions = {}): Pro
       now: now.toISOString(),
       subscriptions: [],
       downloads: [],
+      refusedImages: [],
       expired: [],
       available: [],
       corrupted: [],
@@ -152,6 +156,16 @@ export async function syncOnce(catcher: Catcher, options: SyncOptions = {}): Pro
           status: outcome.status,
           ...(outcome.status === 'updated' ? { version: outcome.version } : {}),
         });
+        if (outcome.status === 'updated') {
+          for (const c of outcome.plan.conflicts) {
+            report.refusedImages.push({
+              subscription: sub.id,
+              identifier: c.identifier,
+              code: CLAIMED,
+              message: claimMessage(c.identifier, c.owner, sub.id),
+            });
+          }
+        }
       }
     }
     // Step 10: download what is wanted ...
@@ -207,6 +221,7 @@ export async function syncOnce(catcher: Catcher, options: SyncOptions = {}): Pro
     });
     report.failures =
       report.subscriptions.filter((s) => s.status === 'refused').length +
+      report.refusedImages.length +
       downloads.filter((d) => !d.ok).length +
       deliveries.filter((d) => !d.ok).length;
     return report;

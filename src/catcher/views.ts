@@ -1,6 +1,7 @@
 import type { Db } from '../shared/db.js';
 import { deliveriesOf } from './store/deliveries.js';
 import { instances, type InstanceRow } from './store/images.js';
+import { imageRefusals, type ImageRefusal } from './store/refusals.js';
 import { currentListInstance, listSubscriptions } from './store/subscriptions.js';
 
 /** What `subscriptions --json`, `images --json` and the status endpoint show (CONTRACT.md). */
@@ -18,6 +19,8 @@ export interface SubscriptionView {
   newImages: string;
   lapsedSince: string | null;
   state: 'active' | 'removing';
+  /** Images of the accepted list refused one by one (IMAGE_IDENTIFIER_CLAIMED). */
+  refusedImages: ImageRefusal[];
 }
 
 export function subscriptionViews(db: Db): SubscriptionView[] {
@@ -36,6 +39,7 @@ export function subscriptionViews(db: Db): SubscriptionView[] {
       newImages: s.newImages,
       lapsedSince: s.lapsedSince,
       state: s.state,
+      refusedImages: imageRefusals(db, s.id),
     };
   });
 }

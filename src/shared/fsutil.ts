@@ -46,12 +46,31 @@ export async function syncDirectory(dir: string): Promise<void> {
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/;
 
 /**
- * A string from a list (an image identifier) may only become a file name when it cannot
- * escape its directory or hide: no separators, no leading dot, a bounded length.
+ * Suffixes vmicast adds to an identifier for another file in the same directory (the
+ * directory backend's `<id>.json` sidecar). An identifier ending in one could take that
+ * file of another image, so it is refused; compared without case for file systems that
+ * fold it.
+ */
+const DERIVED_SUFFIXES = ['.json'];
+
+/**
+ * An image identifier (a string from a list) may only become a file name when it cannot
+ * escape its directory, hide, or equal a name vmicast derives for another image: a letter
+ * or digit first (every name vmicast keeps for itself starts with a dot), no separators,
+ * no `..`, a bounded length, no derived suffix. Anything else is refused for that image
+ * with IMAGE_IDENTIFIER_UNSAFE.
  */
 export function safeFileName(value: string, what = 'identifier'): string {
-  if (!SAFE_NAME.test(value) || value.includes('..')) {
-    throw new VmiError('LIST_MALFORMED', `${what} ${JSON.stringify(value)} cannot be used as a file name`);
+  const lower = value.toLowerCase();
+  if (
+    !SAFE_NAME.test(value) ||
+    value.includes('..') ||
+    DERIVED_SUFFIXES.some((suffix) => lower.endsWith(suffix))
+  ) {
+    throw new VmiError(
+      'IMAGE_IDENTIFIER_UNSAFE',
+      `${what} ${JSON.stringify(value)} cannot be used as a file name`,
+    );
   }
   return value;
 }

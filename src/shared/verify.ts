@@ -3,7 +3,7 @@ import { VmiError } from './errors.js';
 import type { ImageList } from './imagelist/model.js';
 import { parseImageList } from './imagelist/parse.js';
 import { validateChain, type ChainPolicy } from './pki/chain.js';
-import { formatOneline } from './pki/dn.js';
+import { formatOneline, sameDn } from './pki/dn.js';
 import type { TrustStore } from './pki/truststore.js';
 import { collectVoms, requireVoms, type VomsDir } from './pki/voms.js';
 import { extractPayload, splitEnvelope } from './smime.js';
@@ -60,6 +60,11 @@ export interface VerifiedList {
 
 export const DEFAULT_CLOCK_SKEW_MS = 5 * 60 * 1000;
 
+/** Same endorser under the one DN comparison (either DN form, any case or spacing). */
+export function sameEndorser(a: Endorsement, b: Endorsement): boolean {
+  return sameDn(a.dn, b.dn) && sameDn(a.ca, b.ca);
+}
+
 /** SPEC.md section 4 items 6 to 8: endorser identity, pinning and VO scope. */
 export function authorize(
   list: ImageList,
@@ -67,13 +72,13 @@ export function authorize(
   auth: Authorization,
   allowEndorserMismatch = false,
 ): void {
-  if (!allowEndorserMismatch && (list.endorser.dn !== signer.dn || list.endorser.ca !== signer.ca)) {
+  if (!allowEndorserMismatch && !sameEndorser(list.endorser, signer)) {
     throw new VmiError(
       'ENDORSER_MISMATCH',
       `the list names endorser ${list.endorser.dn} (CA ${list.endorser.ca}) but was signed by ${signer.dn} (CA ${signer.ca})`,
     );
   }
-  if (auth.endorsers !== undefined && !auth.endorsers.some((e) => e.dn === signer.dn && e.ca === signer.ca)) {
+  if (auth.endorsers !== undefined && !auth.endorsers.some((e) => sameEndorser(e, signer))) {
     throw new VmiError(
       'ENDORSER_UNAUTHORIZED',
       `${signer.dn} (CA ${signer.ca}) is not a trusted endorser of this subscription`,

@@ -174,8 +174,12 @@ describe('download faults', () => {
       }
       c.check?.(repo, path);
       if (c.partialBytes !== undefined) {
-        const partial = catcher.cache.downloading(image.identifier, sha512Of(image.bytes));
-        assert.equal((await stat(partial)).size, c.partialBytes, 'what arrived is kept for a resume');
+        const partial = await catcher.cache.partialOf({
+          subscriptionId: repo.listId,
+          identifier: image.identifier,
+          sha512: sha512Of(image.bytes),
+        });
+        assert.equal((await stat(partial ?? '')).size, c.partialBytes, 'what arrived is kept for a resume');
       }
     });
   });

@@ -25,7 +25,7 @@ import { assertNoEventLost, lightHook } from '../soak/world.js';
  * in the end the site holds exactly the current images, all events delivered.
  */
 
-const LOCK_BUSY = /another vmicatcher sync is running \(pid \d+\)/;
+const LOCK_BUSY = /^another vmicatcher sync is running( \(pid \d+\))?$/;
 const DEADLINE_MS = 240_000;
 
 interface Daemon {

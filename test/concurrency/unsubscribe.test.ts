@@ -1,10 +1,9 @@
 import assert from 'node:assert/strict';
-import { rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { SubscriptionView } from '../../src/catcher/views.js';
 import { ensureBuilt } from '../helpers/caster-cli.js';
 import { makeCatcherHome } from '../helpers/catcher.js';
+import { holdSyncLock } from '../helpers/lock.js';
 import { runCatcher } from '../helpers/catcher-cli.js';
 import { subscribeTo } from '../helpers/ops.js';
 import { Repo } from '../helpers/repo.js';
@@ -29,15 +28,14 @@ describe('unsubscribe while another sync holds the lock', () => {
     const home = await makeCatcherHome(repo.grid);
     const id = await subscribeTo(home, repo);
     assert.equal((await runCatcher(home, ['sync', '--json'])).status, 0);
-    // This test process, alive, holds the lock as the daemon's cycle would.
-    const lock = join(home.home, 'sync.lock');
-    await writeFile(lock, `${process.pid}\n`);
+    // Another process, alive, holds the lock as the daemon's cycle would.
+    const holder = await holdSyncLock(home.home);
     const run = await runCatcher(home, ['unsubscribe', id, '--json']);
     assert.equal(run.status, 0, run.stdout + run.stderr);
     assert.deepEqual(run.json, { ok: true, id, removed: false, failures: 0 });
     const pending = (await runCatcher(home, ['subscriptions', '--json'])).json as SubscriptionView[];
     assert.equal(pending[0]?.state, 'removing');
-    await rm(lock);
+    await holder.kill();
     assert.equal((await runCatcher(home, ['sync', '--json'])).status, 0);
     assert.deepEqual((await runCatcher(home, ['subscriptions', '--json'])).json, []);
     assert.deepEqual((await runCatcher(home, ['images', '--json'])).json, []);

@@ -4,6 +4,7 @@ import type { CatcherRun } from '../helpers/catcher-cli.js';
 import { ensureBuilt } from '../helpers/caster-cli.js';
 import type { RepoImage } from '../helpers/repo.js';
 import { assertBackendVerified, assertDelivered, assertSynced, Site, type Observation } from './harness.js';
+import { downloadKey } from '../../src/catcher/cache.js';
 import { IMAGE_ATTACKS, type ImageRow } from './scenarios.js';
 import { Simulator } from './simulator.js';
 
@@ -75,7 +76,13 @@ describe('conformance: image attacks through vmicatcher (SPEC.md section 6, TUF)
     assert.equal(view.state, 'selected');
     assert.equal(after1.cache[id], undefined, 'not in the cache');
     assert.equal(after1.backend[id], undefined, 'not in the backend');
-    const partial = after1.partial.filter((name) => name.startsWith(id));
+    // vmicast's own names for this download (src/catcher/cache.ts): `.<key>.<random>.part|ok`.
+    const key = downloadKey({
+      subscriptionId: sim.listId,
+      identifier: id,
+      sha512: image.entry['sl:checksum:sha512'] as string,
+    });
+    const partial = after1.partial.filter((name) => name.startsWith(`.${key}.`) || name.startsWith(id));
     if (row.code.startsWith('IMAGE_'))
       assert.deepEqual(partial, [], 'bytes that failed verification are deleted');
     else

@@ -1,6 +1,8 @@
 /**
  * A real OpenStack Glance for a test file: scripts/glance/run-glance.sh starts Debian's
  * glance-api on 127.0.0.1 on a free port with a throw-away state directory (no Keystone).
+ * Its paste pipeline takes the caller's identity from request headers (`--context
+ * headers`), so a test acts as the backend's admin project or as another, non-admin one.
  * In CI (VMICAST_CI=1) a missing glance-api is a test failure; elsewhere the tests are
  * skipped with a visible notice.
  */
@@ -13,11 +15,36 @@ import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { GlanceTestIdentity } from '../../src/catcher/backends/glance-config.js';
 import { tempDir } from './tmp.js';
 
 const run = promisify(execFile);
 const SCRIPT = fileURLToPath(new URL('../../scripts/glance/run-glance.sh', import.meta.url));
 const START_TIMEOUT_MS = 120_000;
+
+/** Who the backend under test and the fixtures act as: an admin of the backend's own project. */
+export const GLANCE_ADMIN: GlanceTestIdentity = Object.freeze({
+  projectId: 'vmicast-service',
+  userId: 'vmicast',
+  roles: ['admin', 'member', 'reader'],
+});
+
+/** Another tenant: a plain member of a project the backend neither owns nor maps to a VO. */
+export const GLANCE_TENANT: GlanceTestIdentity = Object.freeze({
+  projectId: 'tenant-b',
+  userId: 'mallory',
+  roles: ['member', 'reader'],
+});
+
+/** The headers Glance's ContextMiddleware turns into a request context. */
+export function identityHeaders(identity: GlanceTestIdentity): Record<string, string> {
+  return {
+    'x-identity-status': 'Confirmed',
+    'x-project-id': identity.projectId,
+    'x-user-id': identity.userId,
+    'x-roles': identity.roles.join(','),
+  };
+}
 
 export interface GlanceServer {
   /** Image API root, e.g. http://127.0.0.1:41234 */
@@ -25,6 +52,8 @@ export interface GlanceServer {
   /** State directory (config, SQLite database, file store, logs). */
   dir: string;
   pid: number;
+  /** Backend configuration that reaches this Glance as GLANCE_ADMIN. */
+  access: { endpoint: string; testIdentity: GlanceTestIdentity };
   stop(): Promise<void>;
 }
 
@@ -60,7 +89,10 @@ async function freePort(): Promise<number> {
 
 async function answers(url: string): Promise<boolean> {
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    const response = await fetch(url, {
+      headers: identityHeaders(GLANCE_ADMIN),
+      signal: AbortSignal.timeout(5000),
+    });
     await response.arrayBuffer();
     return response.status < 500;
   } catch {
@@ -68,7 +100,7 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-/** Starts glance-api and waits until `/versions` answers. */
+/** Starts glance-api (identity from headers) and waits until `/versions` answers. */
 export async function startGlance(): Promise<GlanceServer> {
   const dir = await tempDir('vmicast-glance-');
   let lastError: unknown;
@@ -77,7 +109,8 @@ export async function startGlance(): Promise<GlanceServer> {
     const port = await freePort();
     const state = join(dir, `run${attempt}`);
     try {
-      const { stdout } = await run(SCRIPT, ['start', '--port', String(port), '--dir', state], {
+      const args = ['start', '--port', String(port), '--dir', state, '--context', 'headers'];
+      const { stdout } = await run(SCRIPT, args, {
         timeout: START_TIMEOUT_MS,
       });
       const endpoint = stdout.trim().split('\n').pop() ?? '';
@@ -99,6 +132,7 @@ export async function startGlance(): Promise<GlanceServer> {
         endpoint,
         dir: state,
         pid,
+        access: { endpoint, testIdentity: GLANCE_ADMIN },
         stop: async () => {
           process.removeListener('exit', killOnExit);
           await run(SCRIPT, ['stop', '--dir', state], { timeout: 30_000 });

@@ -15,6 +15,8 @@ export interface RecordingHook {
   dir: string;
   /** Make the next calls of `type` fail with status 1 (or sleep past the timeout). */
   failOn(type: string, how: 'exit' | 'sleep'): Promise<void>;
+  /** Make every event of one list (VMCATCHER_EVENT_IL_DC_IDENTIFIER) fail with status 1. */
+  failForList(listIdentifier: string): Promise<void>;
   heal(): Promise<void>;
   events(): Promise<RecordedEvent[]>;
 }
@@ -28,9 +30,12 @@ export async function recordingHook(base: string): Promise<RecordingHook> {
   await writeFile(
     script,
     `#!/bin/sh
-# Fails or hangs when a flag file names this event type.
+# Fails or hangs when a flag file names this event type (or this list).
 if [ -f "${flags}/$VMCATCHER_EVENT_TYPE.exit" ]; then echo "refusing $VMCATCHER_EVENT_TYPE" >&2; exit 1; fi
 if [ -f "${flags}/$VMCATCHER_EVENT_TYPE.sleep" ]; then sleep 30; fi
+if [ -n "$VMCATCHER_EVENT_IL_DC_IDENTIFIER" ] && [ -f "${flags}/list-$VMCATCHER_EVENT_IL_DC_IDENTIFIER" ]; then
+  echo "refusing list $VMCATCHER_EVENT_IL_DC_IDENTIFIER" >&2; exit 1
+fi
 if [ -n "$HOOK_DELAY" ]; then sleep "$HOOK_DELAY"; fi
 n=$(ls "${dir}" | wc -l)
 env | grep '^VMCATCHER_' | sort > "${dir}/.tmp.$$"
@@ -42,6 +47,7 @@ mv "${dir}/.tmp.$$" "${dir}/$(printf %06d "$n")"
     command: `${script} --from-vmicast`,
     dir,
     failOn: (type, how) => writeFile(join(flags, `${type}.${how}`), ''),
+    failForList: (listIdentifier) => writeFile(join(flags, `list-${listIdentifier}`), ''),
     heal: async () => {
       for (const name of await readdir(flags)) await rm(join(flags, name));
     },

@@ -80,6 +80,15 @@ export class TestServer {
     return this.url(path);
   }
 
+  /** Serves another TLS certificate from now on (https only); open connections are closed. */
+  useCertificate(tls: { cert: string; key: string }): void {
+    // Started with a certificate, the server is a node:https one (its type says node:http).
+    (this.server as unknown as { setSecureContext(c: { cert: string; key: string }): void }).setSecureContext(
+      tls,
+    );
+    for (const s of this.sockets) s.destroy();
+  }
+
   /** Queues faults for the next requests of `path`, one per request. */
   fault(path: string, ...faults: Fault[]): void {
     this.faults.set(path, [...(this.faults.get(path) ?? []), ...faults]);

@@ -338,7 +338,7 @@ export interface CrlSpec {
   revoked?: TestCert[];
   thisUpdate?: Date;
   nextUpdate?: Date | null;
-  hash?: 'sha256' | 'sha1';
+  hash?: 'sha256' | 'sha1' | 'md5';
   extensions?: { oid: string; critical: boolean; value: Uint8Array }[];
 }
 

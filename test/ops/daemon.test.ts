@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
@@ -10,6 +9,7 @@ import { createDaemon, type Daemon } from '../../src/catcher/ops/daemon.js';
 import type { DaemonState } from '../../src/catcher/ops/daemonstate.js';
 import type { SiteStatus } from '../../src/catcher/ops/status.js';
 import { makeCatcherHome, type TestCatcher } from '../helpers/catcher.js';
+import { holdSyncLock, syncLockFree } from '../helpers/lock.js';
 import { getJson, subscribeTo, waitFor } from '../helpers/ops.js';
 import { parsePrometheus, sampleValue, samplesOf } from '../helpers/prom.js';
 import { Repo } from '../helpers/repo.js';
@@ -187,8 +187,7 @@ describe('vmicatcher run: daemon, status endpoint and metrics (in process)', () 
   });
 
   it('skips a cycle, with a log line and no error, while another process holds the sync lock', async () => {
-    const lock = join(home.home, 'sync.lock');
-    await writeFile(lock, `${process.ppid}\n`); // a live process other than this one
+    const holder = await holdSyncLock(home.home); // another process
     try {
       await waitFor('a skipped cycle', async () => {
         const m = await metrics();
@@ -201,9 +200,9 @@ describe('vmicatcher run: daemon, status endpoint and metrics (in process)', () 
         logLines.some((l) => l['msg'] === 'another vmicatcher sync holds the lock; this cycle is skipped'),
       );
       assert.ok(!logLines.some((l) => l['level'] === 50 && l['component'] === 'cycle'), 'no error logged');
-      assert.equal(await readFile(lock, 'utf8'), `${process.ppid}\n`, 'the other holder keeps its lock');
+      assert.equal(await syncLockFree(home.home), false, 'the other holder keeps its lock');
     } finally {
-      await rm(lock, { force: true });
+      await holder.kill();
     }
     await waitFor('a normal cycle again', async () =>
       (await status()).lastCycle?.result === 'ok' ? true : undefined,
@@ -232,7 +231,7 @@ describe('vmicatcher run: daemon, status endpoint and metrics (in process)', () 
   it('stops cleanly: the endpoint closes, no lock is left, the stop is recorded', async () => {
     await daemon.stop();
     await daemon.stopped;
-    assert.equal(existsSync(join(home.home, 'sync.lock')), false);
+    assert.equal(await syncLockFree(home.home), true, 'no lock left held');
     await assert.rejects(fetch(`${base}healthz`));
     const state = JSON.parse(await readFile(join(home.home, 'daemon-state.json'), 'utf8')) as DaemonState;
     assert.ok(state.stoppedAt !== null);

@@ -10,6 +10,7 @@ import type { DaemonState } from '../../src/catcher/ops/daemonstate.js';
 import type { SiteStatus } from '../../src/catcher/ops/status.js';
 import { ensureBuilt } from '../helpers/caster-cli.js';
 import { makeCatcherHome, type TestCatcher } from '../helpers/catcher.js';
+import { syncLockFree } from '../helpers/lock.js';
 import { CATCHER_MAIN, getJson, runVmicatcher, subscribeTo, waitFor } from '../helpers/ops.js';
 import { Repo, sha512Of } from '../helpers/repo.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -107,7 +108,7 @@ describe('vmicatcher run as a process', () => {
     assert.deepEqual(exit, { code: 0, signal: null }, daemon.raw());
     const kept = (await stat(partial)).size;
     assert.ok(kept > 0 && kept < bytes.length, `partial file of ${kept} bytes`);
-    assert.equal(existsSync(join(home.home, 'sync.lock')), false, 'no lock left behind');
+    assert.equal(await syncLockFree(home.home), true, 'no lock left held');
     assert.ok(daemon.lines.some((l) => l['component'] === 'signals' && l['msg'] === 'stop requested'));
     assert.ok(daemon.lines.some((l) => l['msg'] === 'vmicatcher daemon stopped'));
     const state = JSON.parse(await readFile(join(home.home, 'daemon-state.json'), 'utf8')) as DaemonState;

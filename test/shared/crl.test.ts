@@ -42,6 +42,35 @@ function idp(tag: number): Uint8Array {
   return new Uint8Array(new asn1js.Sequence({ value: [flag] }).toBER());
 }
 
+/** A CRL written by `openssl ca -gencrl` with digest `md` from an index.txt database. */
+function opensslCrl(ca: TestCert, index: string, md: string): Buffer {
+  const dir = mkdtempSync(join(tmpdir(), 'vmicast-ca-'));
+  writeFileSync(join(dir, 'index.txt'), index);
+  writeFileSync(join(dir, 'crlnumber'), '1000\n');
+  writeFileSync(join(dir, 'ca.pem'), ca.pem);
+  writeFileSync(join(dir, 'ca.key'), ca.keyPem);
+  writeFileSync(
+    join(dir, 'ca.cnf'),
+    `[ca]\ndefault_ca = c\n[c]\ndatabase = ${dir}/index.txt\ncrlnumber = ${dir}/crlnumber\ndefault_md = sha256\ndefault_crl_days = 7\n`,
+  );
+  const r = openssl([
+    'ca',
+    '-gencrl',
+    '-md',
+    md,
+    '-config',
+    join(dir, 'ca.cnf'),
+    '-keyfile',
+    join(dir, 'ca.key'),
+    '-cert',
+    join(dir, 'ca.pem'),
+    '-out',
+    join(dir, 'crl.pem'),
+  ]);
+  assert.equal(r.status, 0, r.stderr);
+  return readFileSync(join(dir, 'crl.pem'));
+}
+
 describe('checkRevocation', () => {
   let ca: TestCert;
   let leaf: TestCert;
@@ -107,6 +136,69 @@ describe('checkRevocation', () => {
     assert.equal(check([{ extensions: indirect }], 'if-present'), 'CRL_MISSING');
   });
 
+  it('refuses a CRL signed with MD5, or SHA-1 unless SHA-1 is allowed: WEAK_ALGORITHM', () => {
+    // Read the clock at each check: openssl dates its CRL at the current second.
+    const now = () => new Date();
+    const verdict = (store: ReturnType<typeof storeWith>, mode: CrlMode, allowSha1: boolean) =>
+      code(() => {
+        checkRevocation(
+          decodeCertificate(leaf.der),
+          decodeCertificate(ca.der),
+          store,
+          mode,
+          now(),
+          allowSha1,
+        );
+      });
+    const fromOpenssl = (md: string) =>
+      buildTrustStore('memory', [
+        { name: 'ca.0', bytes: new TextEncoder().encode(ca.pem) },
+        { name: 'ca.r0', bytes: new Uint8Array(opensslCrl(ca, '', md)) },
+      ]);
+    for (const [name, store] of [
+      ['md5', storeWith(ca, [{ hash: 'md5' }])],
+      ['openssl ca -gencrl -md md5', fromOpenssl('md5')],
+    ] as const) {
+      for (const mode of ['require', 'if-present'] as const) {
+        assert.equal(verdict(store, mode, false), 'WEAK_ALGORITHM', `${name}, ${mode}`);
+        assert.equal(verdict(store, mode, true), 'WEAK_ALGORITHM', `${name}, ${mode}, SHA-1 allowed`);
+      }
+      assert.equal(verdict(store, 'off', false), null, `${name}, off`);
+    }
+    for (const [name, store] of [
+      ['sha1', storeWith(ca, [{ hash: 'sha1' }])],
+      ['openssl ca -gencrl -md sha1', fromOpenssl('sha1')],
+    ] as const) {
+      assert.equal(verdict(store, 'require', false), 'WEAK_ALGORITHM', name);
+      assert.equal(verdict(store, 'if-present', false), 'WEAK_ALGORITHM', name);
+      assert.equal(verdict(store, 'require', true), null, `${name}, SHA-1 allowed`);
+    }
+    // A weak CRL that revokes: still WEAK_ALGORITHM, never an answer taken from it.
+    assert.equal(
+      verdict(storeWith(ca, [{ hash: 'md5', revoked: [leaf] }]), 'require', true),
+      'WEAK_ALGORITHM',
+    );
+    // A newer MD5 CRL that omits the revocation does not hide the SHA-256 one that lists it.
+    const older = { thisUpdate: new Date(Date.now() - 2 * DAY), revoked: [leaf] };
+    assert.equal(verdict(storeWith(ca, [older, { hash: 'md5' }]), 'require', false), 'CERT_REVOKED');
+    assert.throws(
+      () => {
+        checkRevocation(
+          decodeCertificate(leaf.der),
+          decodeCertificate(ca.der),
+          fromOpenssl('sha1'),
+          'require',
+          now(),
+        );
+      },
+      (e: unknown) =>
+        e instanceof VmiError &&
+        e.code === 'WEAK_ALGORITHM' &&
+        /CRL of \/DC=org\/DC=example\/CN=CRL CA/.test(e.message) &&
+        /--allow-sha1/.test(e.message),
+    );
+  });
+
   it('refuses a CRL from a CA whose key usage forbids CRL signing', () => {
     const noCrlSign = issue({
       subject: '/DC=org/DC=example/CN=No CRL Sign',
@@ -149,7 +241,6 @@ describe('checkRevocation', () => {
   });
 
   it('decodes CRLs written by openssl ca -gencrl (reason codes, many entries) and refuses broken ones', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'vmicast-ca-'));
     const when = '251231235959Z';
     const lines = [
       leaf,
@@ -158,28 +249,7 @@ describe('checkRevocation', () => {
       (c, i) =>
         `R\t${when}\t240101000000Z,${i % 2 === 0 ? 'keyCompromise' : 'superseded'}\t${c.serial.toUpperCase()}\tunknown\t/CN=x\n`,
     );
-    writeFileSync(join(dir, 'index.txt'), lines.join(''));
-    writeFileSync(join(dir, 'crlnumber'), '1000\n');
-    writeFileSync(join(dir, 'ca.pem'), ca.pem);
-    writeFileSync(join(dir, 'ca.key'), ca.keyPem);
-    writeFileSync(
-      join(dir, 'ca.cnf'),
-      `[ca]\ndefault_ca = c\n[c]\ndatabase = ${dir}/index.txt\ncrlnumber = ${dir}/crlnumber\ndefault_md = sha256\ndefault_crl_days = 7\n`,
-    );
-    const r = openssl([
-      'ca',
-      '-gencrl',
-      '-config',
-      join(dir, 'ca.cnf'),
-      '-keyfile',
-      join(dir, 'ca.key'),
-      '-cert',
-      join(dir, 'ca.pem'),
-      '-out',
-      join(dir, 'crl.pem'),
-    ]);
-    assert.equal(r.status, 0, r.stderr);
-    const pem = readFileSync(join(dir, 'crl.pem'));
+    const pem = opensslCrl(ca, lines.join(''), 'sha256');
     const store = buildTrustStore('memory', [
       { name: 'ca.0', bytes: new TextEncoder().encode(ca.pem) },
       { name: 'ca.r0', bytes: new Uint8Array(pem) },

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { decodeCertificate } from '../../src/shared/pki/asn1/cert.js';
-import { formatOneline, sameName } from '../../src/shared/pki/dn.js';
+import { DnMap, dnKey, formatOneline, sameDn, sameName } from '../../src/shared/pki/dn.js';
 import { issue, newKey, type KeyPair, type NameInput, type RawAttribute } from '../helpers/x509.js';
 import { opensslSubject } from './openssl.js';
 
@@ -121,5 +121,76 @@ describe('sameName (path building)', () => {
     assert.ok(
       sameName(name('/DC=org+CN=A'), name([[attr(OIDS.CN, TAG.utf8, 'A'), attr(OIDS.DC, TAG.ia5, 'org')]])),
     );
+  });
+});
+
+describe('sameDn (the one DN comparison, issue 12)', () => {
+  const cert = (input: NameInput) =>
+    decodeCertificate(issue({ subject: input, key: newKey('ec'), noKeyIds: true, keyUsage: null }).der)
+      .subject;
+
+  it('reads UTF-8 text and OpenSSL escaped bytes as the same name, in any case and spacing', () => {
+    const name = cert('/DC=org/DC=example/CN=José Müller');
+    const escaped = formatOneline(name);
+    assert.equal(escaped, '/DC=org/DC=example/CN=Jos\\xC3\\xA9 M\\xC3\\xBCller');
+    for (const text of [
+      escaped,
+      '/DC=org/DC=example/CN=José Müller',
+      '/dc=ORG/dc=Example/cn=JOSÉ  MÜLLER ',
+      '/DC=org/DC=example/CN=jos\\xc3\\xa9 m\\xc3\\xbcller',
+      '/DC=org/DC=example/CN=Jose\u0301 Müller', // decomposed accent (NFKC)
+    ]) {
+      assert.ok(sameDn(text, name), text);
+      assert.ok(sameDn(name, text), text);
+      assert.ok(sameDn(text, escaped), text);
+    }
+  });
+
+  it('keeps other names apart: other characters, order, RDN structure, attribute type', () => {
+    const name = '/DC=org/DC=example/CN=José';
+    for (const other of [
+      '/DC=org/DC=example/CN=Jose',
+      '/DC=org/DC=example/CN=Josè',
+      '/DC=example/DC=org/CN=José',
+      '/DC=org/DC=example+CN=José',
+      '/DC=org/DC=example/O=José',
+      '/DC=org/DC=example/CN=José/CN=x',
+      '/DC=org/DC=example/CN=Jos\\xC3',
+      'DC=org,DC=example,CN=José',
+      '',
+    ]) {
+      assert.ok(!sameDn(name, other), other);
+    }
+  });
+
+  it('reads multi-valued RDNs in any member order, escaped separators and unescaped slashes in values', () => {
+    assert.ok(sameDn('/DC=org/CN=A+UID=b', '/DC=org/UID=b+CN=A'));
+    assert.ok(
+      sameDn(
+        cert([[{ oid: '2.5.4.3', tag: 12, value: new TextEncoder().encode('host/x.org') }]]),
+        '/CN=host/x.org',
+      ),
+    );
+    assert.ok(sameDn('/CN=host\\/x.org', '/CN=host/x.org'));
+    assert.ok(
+      sameDn('/CN=a\\+b', cert([[{ oid: '2.5.4.3', tag: 12, value: new TextEncoder().encode('a+b') }]])),
+    );
+    assert.ok(sameDn('/Email=a@b.org/CN=x', '/emailAddress=A@B.org/CN=x'));
+    assert.ok(sameDn('/2.5.4.3=x', '/CN=X'));
+  });
+
+  it('text that is not a oneline DN equals only itself', () => {
+    assert.ok(sameDn('not a dn', 'not a dn'));
+    assert.ok(!sameDn('not a dn', 'NOT A DN'));
+    assert.notEqual(dnKey('CN=x'), dnKey('/CN=x'));
+  });
+
+  it('DnMap finds an entry by any spelling of its name', () => {
+    const map = new DnMap<number>();
+    map.set('/DC=org/CN=Example CA', 1);
+    assert.equal(map.get('/dc=ORG/cn=example  ca'), 1);
+    assert.equal(map.get(cert('/DC=org/CN=EXAMPLE CA')), 1);
+    assert.ok(!map.has('/DC=org/CN=Example CA 2'));
+    assert.equal(map.size, 1);
   });
 });

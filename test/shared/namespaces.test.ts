@@ -3,10 +3,10 @@ import { describe, it } from 'node:test';
 import { decodeCertificate } from '../../src/shared/pki/asn1/cert.js';
 import { validateChain } from '../../src/shared/pki/chain.js';
 import { checkNamespace, parseNamespaces, parseSigningPolicy } from '../../src/shared/pki/namespaces.js';
-import { buildTrustStore } from '../../src/shared/pki/truststore.js';
+import { buildTrustStore, type TrustStore } from '../../src/shared/pki/truststore.js';
 import { VmiError } from '../../src/shared/errors.js';
 import { DEFAULT_CHAIN_POLICY } from '../../src/shared/pki/chain.js';
-import { issue } from '../helpers/x509.js';
+import { issue, type TestCert } from '../helpers/x509.js';
 
 /** IGTF namespace files: `.namespaces` (EACL) and Globus `.signing_policy`. */
 
@@ -137,5 +137,73 @@ describe('namespace files in a trust store', () => {
     const cert = decodeCertificate(leaf.der);
     const chain = validateChain(cert, [cert], store, { ...DEFAULT_CHAIN_POLICY, crl: 'off' }, new Date());
     assert.equal(chain.path.length, 2);
+  });
+});
+
+describe('namespace rules bind the CA that actually issued a certificate (issue 12)', () => {
+  const OFF = { ...DEFAULT_CHAIN_POLICY, crl: 'off' as const };
+  const text = (s: string) => new TextEncoder().encode(s);
+  /** The same CA key and subject, but writing `spelling` as its name in what it issues. */
+  const spelledAs = (ca: TestCert, spelling: string): TestCert => ({
+    ...ca,
+    spec: { ...ca.spec, subject: spelling },
+  });
+  const verdictOf = (leaf: TestCert, store: TrustStore): string => {
+    const cert = decodeCertificate(leaf.der);
+    try {
+      validateChain(cert, [cert], store, OFF, new Date());
+      return 'accepted';
+    } catch (err) {
+      if (err instanceof VmiError) return err.code;
+      throw err;
+    }
+  };
+
+  it('a CA writing its own name in another case or spacing stays bound by its .namespaces rule', () => {
+    const ca = issue({ subject: CA, ca: true });
+    const store = buildTrustStore('memory', [
+      { name: '0a1b2c3d.0', bytes: text(ca.pem) },
+      {
+        name: '0a1b2c3d.namespaces',
+        bytes: text(`TO Issuer "${CA}" PERMIT Subject "/DC=org/DC=example/.*"\n`),
+      },
+    ]);
+    const outside = '/DC=org/DC=elsewhere/CN=intruder';
+    // Valid state: the CA's own spelling, inside and outside its namespace.
+    assert.equal(
+      verdictOf(issue({ subject: '/DC=org/DC=example/CN=host', issuer: ca, ca: false }), store),
+      'accepted',
+    );
+    assert.equal(verdictOf(issue({ subject: outside, issuer: ca, ca: false }), store), 'SIGNER_NAMESPACE');
+    // One change: the issuer field spells the CA's name differently.
+    for (const spelling of [
+      '/DC=org/DC=example/CN=example ca',
+      CA.toUpperCase(),
+      '/DC=org/DC=example/CN=Example  CA',
+    ]) {
+      const leaf = issue({ subject: outside, issuer: spelledAs(ca, spelling), ca: false });
+      assert.equal(verdictOf(leaf, store), 'SIGNER_NAMESPACE', spelling);
+    }
+  });
+
+  it('a .signing_policy naming the CA in another case binds it too', () => {
+    const ca = issue({ subject: CA, ca: true });
+    const store = buildTrustStore('memory', [
+      { name: '0a1b2c3d.0', bytes: text(ca.pem) },
+      {
+        name: '0a1b2c3d.signing_policy',
+        bytes: text(
+          `access_id_CA X509 '${CA.toUpperCase()}'\ncond_subjects globus '"/DC=org/DC=example/*"'\n`,
+        ),
+      },
+    ]);
+    assert.equal(
+      verdictOf(issue({ subject: '/DC=org/DC=example/CN=h', issuer: ca, ca: false }), store),
+      'accepted',
+    );
+    assert.equal(
+      verdictOf(issue({ subject: '/C=XX/CN=h', issuer: ca, ca: false }), store),
+      'SIGNER_NAMESPACE',
+    );
   });
 });

@@ -256,6 +256,36 @@ describe('tamper table (revocation, namespaces, proxies, authorization)', () => 
     row({ name: 'pinned endorser', signed: proxied, code: null, authorization: pinned });
   });
 
+  it('look-alike of a pinned CA minted by a second CA that spells its own name differently: SIGNER_NAMESPACE (issue 12)', async () => {
+    const stricter = 'IGTF namespaces (OpenSSL reads no .namespaces/.signing_policy)' as const;
+    const second = issue({ subject: '/DC=org/DC=second/CN=Second CA', ca: true });
+    const nsSecond = `TO Issuer "${second.subject}" PERMIT Subject "/DC=org/DC=second/.*"\n`;
+    const t = await trustFor([
+      [grid.root, {}],
+      [grid.intermediate, { namespaces: NS_OK }],
+      [second, { namespaces: nsSecond }],
+    ]);
+    const pinned = { endorsers: [{ dn: PUBLISHER_DN, ca: INTERMEDIATE_DN }] };
+    // Valid state: the genuine publisher under the pinned CA passes this trust store.
+    row({ name: 'genuine pinned endorser', signed: direct, code: null, trust: t, authorization: pinned });
+    // The second CA writes its own name in lower case in what it issues and certifies a
+    // subordinate named exactly like the pinned CA, outside its own namespace.
+    const spelled = { ...second, spec: { ...second.spec, subject: '/DC=org/DC=second/CN=second ca' } };
+    const lookAlike = issue({ subject: INTERMEDIATE_DN, issuer: spelled, ca: true, pathLen: 0 });
+    const forged = signDocument(doc(), issue(publisherSpec(lookAlike)), [lookAlike]);
+    for (const crl of ['off', 'if-present'] as const) {
+      row({
+        name: `look-alike subordinate, --crl ${crl}`,
+        signed: forged,
+        code: 'SIGNER_NAMESPACE',
+        trust: t,
+        authorization: pinned,
+        policy: { crl },
+        stricter,
+      });
+    }
+  });
+
   it('VO mismatch (ad:vo against the subscription VO): VO_MISMATCH', () => {
     const stricter = 'endorser and VO rules (OpenSSL does not read the list)' as const;
     const signed = signDocument(doc({ vo: 'vo.a.org' }), grid.publisher);

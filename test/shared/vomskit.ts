@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import * as asn1js from 'asn1js';
 import { decodeCertificate } from '../../src/shared/pki/asn1/cert.js';
 import { OID } from '../../src/shared/pki/oids.js';
 import { pemBlocks } from '../../src/shared/pki/pem.js';
@@ -31,6 +32,10 @@ export interface FakeProxyOptions {
   /** AC lifetime in hours (-vomslife). */
   vomsLife?: number;
   hours?: number;
+  /** voms-proxy-fake -target: the services the AC is meant for. */
+  target?: string;
+  /** voms-proxy-fake -acextension: extra AC extensions with a DER value of our own. */
+  acExtensions?: { oid: string; critical: boolean; value: Uint8Array }[];
 }
 
 /** A proxy file split into what signing needs: the proxy as a TestCert and its chain. */
@@ -64,13 +69,34 @@ export async function fakeProxy(dir: string, o: FakeProxyOptions): Promise<FakeP
   await writeFile(path('user.key'), o.user.keyPem, { mode: 0o600 });
   await writeFile(path('host.pem'), o.host.pem);
   await writeFile(path('host.key'), o.host.keyPem, { mode: 0o600 });
-  const args = ['-q', '-rfc', '-cert', path('user.pem'), '-key', path('user.key')];
-  args.push('-hostcert', path('host.pem'), '-hostkey', path('host.key'), '-voms', o.vo);
+  // Relative names, run in `dir`: with long absolute paths this voms-proxy-fake (2.1.0~rc3)
+  // crashes (SIGSEGV) when -target is given, so the command line is kept short.
+  const rel = (name: string) => `${n}-${name}`;
+  const args = ['-q', '-rfc', '-cert', rel('user.pem'), '-key', rel('user.key')];
+  args.push('-hostcert', rel('host.pem'), '-hostkey', rel('host.key'), '-voms', o.vo);
   args.push('-uri', 'voms.example.org:15000', '-hours', String(o.hours ?? 12));
-  args.push('-vomslife', String(o.vomsLife ?? 12), '-bits', '2048', '-out', path('proxy.pem'));
+  args.push('-vomslife', String(o.vomsLife ?? 12), '-bits', '2048', '-out', rel('proxy.pem'));
   for (const fqan of o.fqans) args.push('-fqan', fqan);
   if (o.pastAc !== undefined) args.push('-pastac', o.pastAc);
-  execFileSync('voms-proxy-fake', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  if (o.target !== undefined) args.push('-target', o.target);
+  // voms-proxy-fake takes the value of -acextension as raw bytes after `oid/crit:`; node
+  // would pass a string argument as UTF-8, so bash reads each one from a file instead.
+  const files = await Promise.all(
+    (o.acExtensions ?? []).map(async (e, i) => {
+      if (e.value.includes(0) || e.value.at(-1) === 0x0a)
+        throw new Error(`${e.oid}: bash drops NUL and final LF`);
+      const file = rel(`acext-${i}`);
+      await writeFile(join(dir, file), Buffer.concat([Buffer.from(`${e.oid}/${e.critical}:`), e.value]));
+      return file;
+    }),
+  );
+  const script =
+    'n=$1; shift; ext=(); for ((i = 0; i < n; i++)); do ext+=(-acextension "$(cat "$1")"); shift; done; ' +
+    'exec voms-proxy-fake "$@" "${ext[@]}"';
+  execFileSync('bash', ['-c', script, 'vomskit', String(files.length), ...files, ...args], {
+    cwd: dir,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const text = await readFile(path('proxy.pem'), 'latin1');
   const certs = pemBlocks(text, ['CERTIFICATE']);
   const keyPem = /-----BEGIN (RSA )?PRIVATE KEY-----[\s\S]*?-----END (RSA )?PRIVATE KEY-----\n?/.exec(
@@ -104,4 +130,21 @@ export async function writeVomsDir(
     await writeFile(join(dir, e.vo, `${e.host}.lsc`), `${e.dn}\n${e.ca}\n`);
   }
   return loadVomsDir(dir);
+}
+
+/**
+ * A targetInformation value (2.5.29.55) naming services by URI. `voms` is how VOMS's C
+ * library writes it (each target wrapped in a SEQUENCE), `rfc` is RFC 5755's Targets as
+ * BouncyCastle (VOMS-AA, INDIGO IAM) writes it.
+ */
+export function targetsValue(names: string[], style: 'voms' | 'rfc'): Uint8Array {
+  const targets = names.map((name) => {
+    const uri = new asn1js.Primitive({
+      idBlock: { tagClass: 3, tagNumber: 6 },
+      valueHex: new TextEncoder().encode(name),
+    });
+    const tagged = new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 0 }, value: [uri] });
+    return style === 'voms' ? new asn1js.Sequence({ value: [tagged] }) : tagged;
+  });
+  return new Uint8Array(new asn1js.Sequence({ value: [new asn1js.Sequence({ value: targets })] }).toBER());
 }

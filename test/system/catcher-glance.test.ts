@@ -48,7 +48,7 @@ describeWithGlance(
       repo = await Repo.create();
       catcher = await (
         await makeCatcherHome(repo.grid, {
-          backends: [{ type: 'glance', name: 'site', endpoint: glance().endpoint }],
+          backends: [{ type: 'glance', name: 'site', ...glance().access }],
         })
       ).open();
       qcow2 = repo.add(await diskFile(work, 'single', 'qcow2'), {

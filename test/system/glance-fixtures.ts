@@ -15,6 +15,8 @@ import type {
   ImageRecord,
   PreparedDisk,
 } from '../../src/catcher/backends/types.js';
+import type { GlanceTestIdentity } from '../../src/catcher/backends/glance-config.js';
+import { GLANCE_ADMIN, identityHeaders } from '../helpers/glance.js';
 import { makeImage } from '../helpers/lists.js';
 
 const run = promisify(execFile);
@@ -105,18 +107,23 @@ export function context(workDir: string, signal: AbortSignal = new AbortControll
   return { log: silentLogger(), signal, now: new Date('2025-06-01T12:00:00Z'), workDir };
 }
 
-/** A direct Image API request (no backend code involved), JSON in and out. */
+/** A direct Image API request (no backend code involved), JSON in and out, as `identity`. */
 export async function api<T = unknown>(
   endpoint: string,
   method: string,
   path: string,
   body?: unknown,
   contentType = 'application/json',
+  identity: GlanceTestIdentity = GLANCE_ADMIN,
 ): Promise<{ status: number; body: T }> {
   const send = () =>
     fetch(`${endpoint}${path}`, {
       method,
-      headers: { accept: 'application/json', ...(body === undefined ? {} : { 'content-type': contentType }) },
+      headers: {
+        accept: 'application/json',
+        ...identityHeaders(identity),
+        ...(body === undefined ? {} : { 'content-type': contentType }),
+      },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   // Glance may close an idle keep-alive connection just as fetch reuses it ("other side
@@ -159,7 +166,9 @@ export async function patch(endpoint: string, id: string, ops: unknown[]): Promi
 
 /** SHA-512 of the data Glance serves for an image, streamed. */
 export async function downloadSha512(endpoint: string, id: string): Promise<string> {
-  const response = await fetch(`${endpoint}/v2/images/${id}/file`);
+  const response = await fetch(`${endpoint}/v2/images/${id}/file`, {
+    headers: identityHeaders(GLANCE_ADMIN),
+  });
   if (response.body === null || response.status !== 200)
     throw new Error(`download ${id}: HTTP ${response.status}`);
   const hash = createHash('sha512');

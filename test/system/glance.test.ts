@@ -32,7 +32,7 @@ describeWithGlance(
       backend = createGlanceBackend({
         type: 'glance',
         name: 'site-glance',
-        endpoint: glance().endpoint,
+        ...glance().access,
         projects: { 'vo.example.org': VO_PROJECT },
       });
     });
@@ -284,7 +284,7 @@ describeWithGlance(
       const rawOnly = createGlanceBackend({
         type: 'glance',
         name: 'raw-only',
-        endpoint: glance().endpoint,
+        ...glance().access,
         diskFormat: 'raw',
       });
       assert.deepEqual(rawOnly.input, { kind: 'disks', formats: ['raw'] });

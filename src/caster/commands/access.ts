@@ -87,7 +87,9 @@ export function addAccessCommands(program: Command): void {
     .command('client')
     .description('TLS client certificates allowed to push')
     .command('add')
-    .description('allow a client certificate (subject and issuer, oneline) to push to the lists of a VO')
+    .description(
+      'allow a client certificate (subject and issuer, oneline; UTF-8 or OpenSSL escaped form) to push to the lists of a VO',
+    )
     .requiredOption('--vo <vo>', 'the VO whose lists the client may change')
     .requiredOption('--dn <dn>', 'client certificate subject, e.g. /DC=org/DC=example/CN=appdb.example.org')
     .requiredOption('--ca <dn>', 'client certificate issuer')

@@ -6,8 +6,8 @@ import { VmiError, type ErrorCode } from '../../shared/errors.js';
 import type { JsonObject } from '../../shared/imagelist/model.js';
 import { serializeImageList } from '../../shared/imagelist/serialize.js';
 import type { Logger } from '../../shared/log.js';
-import { decodeCertificate } from '../../shared/pki/asn1/cert.js';
-import { formatOneline } from '../../shared/pki/dn.js';
+import type { ChainPolicy } from '../../shared/pki/chain.js';
+import type { TrustStore } from '../../shared/pki/truststore.js';
 import type { ImageFacts } from '../imagefile.js';
 import { publishLocked } from '../publish.js';
 import type { SigningSetup } from '../signing.js';
@@ -17,6 +17,7 @@ import type { Db, WriteLock } from '../store/db.js';
 import { findList, requireList, type ListRecord } from '../store/lists.js';
 import { checkIdentifier } from '../entries.js';
 import { hashToken } from '../tokens.js';
+import { presentedCertificates, validateClient } from './clientauth.js';
 import { applyPush } from './pushapply.js';
 import { isNewImage, parsePushBody, type PushBody } from './pushschema.js';
 
@@ -37,6 +38,8 @@ export interface PushDeps {
   signing(list: ListRecord, now: Date): Promise<SigningSetup>;
   measure(url: string): Promise<ImageFacts>;
   now(): Date;
+  /** Trust material for TLS client certificates (`--client-ca`), when they are accepted. */
+  clientTrust?: (() => Promise<{ store: TrustStore; policy: ChainPolicy }>) | undefined;
 }
 
 type Principal =
@@ -91,28 +94,26 @@ function unauthorized(message: string): VmiError {
   return new VmiError('ENDORSER_UNAUTHORIZED', message, { details: { status: 401 } });
 }
 
-function authenticate(req: IncomingMessage, db: Db): Principal {
+async function authenticate(req: IncomingMessage, deps: PushDeps): Promise<Principal> {
   const header = req.headers.authorization;
   if (header !== undefined) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
     if (match === null) throw unauthorized('the Authorization header must be "Bearer <token>"');
-    const token = findTokenByHash(db, hashToken(match[1] ?? ''));
+    const token = findTokenByHash(deps.db, hashToken(match[1] ?? ''));
     if (token === undefined) throw unauthorized('unknown or revoked token');
     return { kind: 'token', name: token.name, listId: token.listId, verify: token.verify };
   }
-  const socket = req.socket as Partial<TLSSocket>;
-  if (typeof socket.getPeerCertificate === 'function') {
-    const peer = socket.getPeerCertificate(false);
-    if (Object.keys(peer).length > 0) {
-      if (socket.authorized !== true) {
-        throw unauthorized(`the client certificate is not trusted: ${String(socket.authorizationError)}`);
-      }
-      const cert = decodeCertificate(new Uint8Array(peer.raw), 'ENDORSER_UNAUTHORIZED');
-      const dn = formatOneline(cert.subject);
-      const ca = formatOneline(cert.issuer);
-      const vos = new Map(clientAuthorizations(db, dn, ca).map((c) => [c.vo, c.verify]));
-      return { kind: 'client', dn, ca, vos };
+  const presented = presentedCertificates(req.socket as Partial<TLSSocket>);
+  if (presented !== undefined) {
+    if (deps.clientTrust === undefined) throw unauthorized('this server accepts no client certificates');
+    const { store, policy } = await deps.clientTrust();
+    const client = validateClient(presented, store, policy, deps.now());
+    // Several registrations of one client (other DN spellings): downloading wins.
+    const vos = new Map<string, boolean>();
+    for (const c of clientAuthorizations(deps.db, client.eec.subject, client.eec.issuer)) {
+      vos.set(c.vo, (vos.get(c.vo) ?? false) || c.verify);
     }
+    return { kind: 'client', dn: client.dn, ca: client.ca, vos };
   }
   throw unauthorized('authenticate with a bearer token or a client certificate');
 }
@@ -188,7 +189,7 @@ export async function handlePush(
   deps: PushDeps,
 ): Promise<void> {
   const now = deps.now();
-  const principal = authenticate(req, deps.db);
+  const principal = await authenticate(req, deps);
   const list = requireList(deps.db, listId);
   const mustVerify = authorize(principal, list);
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();

@@ -28,7 +28,8 @@ import { serveStatic } from './static.js';
 /**
  * `vmicaster serve`: the static web root, the list browser pages and the push API on one
  * HTTP(S) server. With TLS, client certificates are requested but optional, so that bearer
- * tokens keep working; a presented certificate must validate against the client CAs.
+ * tokens keep working; a presented certificate must pass the grid rules against the client
+ * CAs (clientauth.ts).
  */
 
 export interface TlsFiles {
@@ -58,15 +59,17 @@ const PUSH_PATH = /^\/api\/v1\/lists\/([^/]+)\/appliances\/([^/]+)$/;
 const LIST_PAGE = /^\/lists\/([^/]+?)(\.json)?$/;
 const VIEW_TTL_MS = 60_000;
 
-async function clientCaMaterial(location: string): Promise<{ ca: string[]; crl: string[] }> {
+/**
+ * CA certificates for the TLS handshake: they name acceptable issuers to the client and
+ * let OpenSSL link the presented chain. Whether the chain is valid is decided afterwards
+ * by the grid rules (clientauth.ts), with the CRLs and namespaces of the same location.
+ */
+async function clientCaCertificates(location: string): Promise<string[]> {
   const info = await stat(location);
-  if (info.isFile()) return { ca: [await readFile(location, 'latin1')], crl: [] };
+  if (info.isFile()) return [await readFile(location, 'latin1')];
   const names = await readdir(location);
   const read = (n: string) => readFile(`${location}/${n}`, 'latin1');
-  return {
-    ca: await Promise.all(names.filter((n) => /\.(\d+|pem|crt)$/.test(n)).map(read)),
-    crl: await Promise.all(names.filter((n) => /\.r\d+$/.test(n)).map(read)),
-  };
+  return Promise.all(names.filter((n) => /\.(\d+|pem|crt)$/.test(n)).map(read));
 }
 
 /**
@@ -107,16 +110,15 @@ export class CasterServer {
     if (tls === undefined) {
       this.server = createHttpServer(handler);
     } else {
-      const client = tls.clientCa === undefined ? undefined : await clientCaMaterial(tls.clientCa);
+      const clientCas = tls.clientCa === undefined ? undefined : await clientCaCertificates(tls.clientCa);
       this.server = createHttpsServer(
         {
           cert: await readFile(tls.cert),
           key: await readFile(tls.key),
-          requestCert: client !== undefined,
+          requestCert: clientCas !== undefined,
+          // The client chain is judged by the grid rules in the push handler (proxies included).
           rejectUnauthorized: false,
-          ...(client === undefined
-            ? {}
-            : { ca: client.ca, ...(client.crl.length > 0 ? { crl: client.crl } : {}) }),
+          ...(clientCas === undefined ? {} : { ca: clientCas }),
         },
         handler,
       );
@@ -160,6 +162,7 @@ export class CasterServer {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const push = PUSH_PATH.exec(url.pathname);
     if (push !== null) {
+      const clientCa = this.options.tls?.clientCa;
       if (req.method !== 'PUT') {
         sendJson(res, 405, { code: 'USAGE', message: 'use PUT' }, { Allow: 'PUT' });
         return;
@@ -183,6 +186,13 @@ export class CasterServer {
           }),
         measure: (uri) => measureUrl(uri),
         now: () => new Date(),
+        clientTrust:
+          clientCa === undefined
+            ? undefined
+            : async () => ({
+                store: await this.trustStore(clientCa),
+                policy: this.options.policy,
+              }),
       });
       return;
     }

@@ -1,3 +1,5 @@
+import { sameDn } from '../../shared/pki/dn.js';
+import type { Name } from '../../shared/pki/types.js';
 import type { Db } from './db.js';
 
 /**
@@ -126,7 +128,13 @@ export interface ClientRecord {
   verify: boolean;
 }
 
+/** Registers a client for a VO, replacing its registration there under any DN spelling. */
 export function putClient(db: Db, c: ClientRecord, now: string): void {
+  const same = (
+    db.prepare('SELECT dn, ca FROM clients WHERE vo = ?').all(c.vo) as { dn: string; ca: string }[]
+  ).filter((r) => sameDn(r.dn, c.dn) && sameDn(r.ca, c.ca));
+  for (const r of same)
+    db.prepare('DELETE FROM clients WHERE dn = ? AND ca = ? AND vo = ?').run(r.dn, r.ca, c.vo);
   db.prepare('INSERT OR REPLACE INTO clients (dn, ca, vo, verify, created_at) VALUES (?, ?, ?, ?, ?)').run(
     c.dn,
     c.ca,
@@ -136,14 +144,19 @@ export function putClient(db: Db, c: ClientRecord, now: string): void {
   );
 }
 
-/** The VOs a client certificate (subject and issuer in oneline form) may push for. */
-export function clientAuthorizations(db: Db, dn: string, ca: string): ClientRecord[] {
+/**
+ * The VOs a client certificate may push for: registered subject and issuer compared with
+ * the certificate's under the one DN comparison (either oneline form, any case or spacing).
+ */
+export function clientAuthorizations(db: Db, dn: string | Name, ca: string | Name): ClientRecord[] {
   return (
-    db.prepare('SELECT dn, ca, vo, verify FROM clients WHERE dn = ? AND ca = ? ORDER BY vo').all(dn, ca) as {
+    db.prepare('SELECT dn, ca, vo, verify FROM clients ORDER BY vo').all() as {
       dn: string;
       ca: string;
       vo: string;
       verify: number;
     }[]
-  ).map((r) => ({ dn: r.dn, ca: r.ca, vo: r.vo, verify: r.verify === 1 }));
+  )
+    .filter((r) => sameDn(r.dn, dn) && sameDn(r.ca, ca))
+    .map((r) => ({ dn: r.dn, ca: r.ca, vo: r.vo, verify: r.verify === 1 }));
 }

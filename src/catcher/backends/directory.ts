@@ -1,5 +1,5 @@
 import { copyFile, link, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { VmiError } from '../../shared/errors.js';
 import { safeFileName, syncDirectory, writeFileAtomic } from '../../shared/fsutil.js';
@@ -10,6 +10,10 @@ import type { Backend, BackendContext, DeliveryPayload, HeldImage, ImageRecord }
  * The `directory` backend: each delivered image as `<path>/<uuid>` (hard-linked from the
  * cache where the filesystem allows, copied otherwise) with a JSON sidecar `<uuid>.json`
  * holding the list entry. Other tools (a cron job, rsync to another cloud) take it there.
+ *
+ * Names stay unambiguous (issue 12): safeFileName refuses identifiers ending in `.json`, so
+ * no image file can be another image's sidecar; temporary files start with a dot, which no
+ * identifier does; and a sidecar is only believed for the identifier it names.
  */
 
 interface Sidecar {
@@ -35,12 +39,20 @@ export class DirectoryBackend implements Backend {
     return { file: join(this.config.path, name), sidecar: join(this.config.path, `${name}.json`) };
   }
 
-  private async readSidecar(path: string): Promise<Sidecar | undefined> {
+  /** The sidecar at `path` when it describes `identifier` (read from the file name otherwise). */
+  private async readSidecar(path: string, identifier?: string): Promise<Sidecar | undefined> {
+    let sidecar: Sidecar;
     try {
-      return JSON.parse(await readFile(path, 'utf8')) as Sidecar;
+      sidecar = JSON.parse(await readFile(path, 'utf8')) as Sidecar;
     } catch {
       return undefined;
     }
+    const expected = identifier ?? basename(path).slice(0, -'.json'.length);
+    return typeof sidecar.identifier === 'string' &&
+      sidecar.identifier === expected &&
+      typeof sidecar.sha512 === 'string'
+      ? sidecar
+      : undefined;
   }
 
   private async writeSidecar(image: ImageRecord, deprecated: boolean): Promise<void> {
@@ -61,7 +73,7 @@ export class DirectoryBackend implements Backend {
     _ctx: BackendContext,
   ): Promise<{ refs: string[] }> {
     const { file, sidecar } = this.paths(image.identifier);
-    const held = await this.readSidecar(sidecar);
+    const held = await this.readSidecar(sidecar, image.identifier);
     if (held?.sha512 === image.sha512 && !held.deprecated) return { refs: [file] };
     await mkdir(this.config.path, { recursive: true });
     const tmp = join(
@@ -90,18 +102,18 @@ export class DirectoryBackend implements Backend {
   }
 
   async updateMetadata(image: ImageRecord): Promise<void> {
-    const held = await this.readSidecar(this.paths(image.identifier).sidecar);
+    const held = await this.readSidecar(this.paths(image.identifier).sidecar, image.identifier);
     if (held?.sha512 === image.sha512) await this.writeSidecar(image, held.deprecated);
   }
 
   async deprecate(image: ImageRecord): Promise<void> {
-    const held = await this.readSidecar(this.paths(image.identifier).sidecar);
+    const held = await this.readSidecar(this.paths(image.identifier).sidecar, image.identifier);
     if (held?.sha512 === image.sha512) await this.writeSidecar(image, true);
   }
 
   async retire(image: ImageRecord): Promise<{ done: boolean }> {
     const { file, sidecar } = this.paths(image.identifier);
-    const held = await this.readSidecar(sidecar);
+    const held = await this.readSidecar(sidecar, image.identifier);
     // An in-place update delivered newer bytes under the same name: leave those alone.
     if (held !== undefined && held.sha512 !== image.sha512) return { done: true };
     await rm(file, { force: true });
@@ -115,10 +127,16 @@ export class DirectoryBackend implements Backend {
     for (const name of names.filter((n) => n.endsWith('.json') && !n.startsWith('.'))) {
       const sidecar = await this.readSidecar(join(this.config.path, name));
       if (sidecar === undefined) continue;
+      let file: string;
+      try {
+        file = this.paths(sidecar.identifier).file;
+      } catch {
+        continue; // not a sidecar this backend could have written
+      }
       held.push({
         identifier: sidecar.identifier,
         sha512: sidecar.sha512,
-        refs: [join(this.config.path, safeFileName(sidecar.identifier))],
+        refs: [file],
         deprecated: sidecar.deprecated,
       });
     }

@@ -1,6 +1,6 @@
 import type { Got } from 'got';
 import { VmiError } from '../../shared/errors.js';
-import { isApplicationCredential, type GlanceAuthConfig } from './glance-config.js';
+import { isApplicationCredential, type GlanceAuthConfig, type GlanceTestIdentity } from './glance-config.js';
 
 /**
  * How the Glance client reaches the Image API: a Keystone v3 token plus the image
@@ -13,8 +13,10 @@ export interface GlanceSession {
   endpoint: string;
   /** X-Auth-Token value; undefined in no-auth mode. */
   token: string | undefined;
-  /** Project the token is scoped to (undefined in no-auth mode). */
+  /** Project the token is scoped to (undefined in no-auth mode without a test identity). */
   projectId: string | undefined;
+  /** Extra request headers (the test identity of no-auth mode). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export interface GlanceAuth {
@@ -28,8 +30,26 @@ export function imageApiRoot(url: string): string {
   return url.replace(/\/+$/, '').replace(/\/v2(\.\d+)?$/, '');
 }
 
-export function noAuth(endpoint: string): GlanceAuth {
-  const session: GlanceSession = { endpoint: imageApiRoot(endpoint), token: undefined, projectId: undefined };
+/**
+ * No token. With a test identity, every request claims it through the headers Glance's
+ * ContextMiddleware reads when no Keystone middleware sits in front of it.
+ */
+export function noAuth(endpoint: string, identity?: GlanceTestIdentity): GlanceAuth {
+  const session: GlanceSession = {
+    endpoint: imageApiRoot(endpoint),
+    token: undefined,
+    projectId: identity?.projectId,
+    ...(identity === undefined
+      ? {}
+      : {
+          headers: {
+            'x-identity-status': 'Confirmed',
+            'x-project-id': identity.projectId,
+            'x-user-id': identity.userId,
+            'x-roles': identity.roles.join(','),
+          },
+        }),
+  };
   return {
     session: () => Promise.resolve(session),
     invalidate: () => undefined,

@@ -64,6 +64,11 @@ export class GlanceClient {
     private readonly timeoutMs: number,
   ) {}
 
+  /** The project our requests act for; undefined when Glance gives us no project (no-auth mode). */
+  async ownProject(signal?: AbortSignal): Promise<string | undefined> {
+    return (await this.auth.session(signal)).projectId;
+  }
+
   /** Every image matching the property filters, hidden (os_hidden) or not, all pages. */
   async listImages(filters: Record<string, string>, signal?: AbortSignal): Promise<GlanceImage[]> {
     const images: GlanceImage[] = [];
@@ -211,7 +216,10 @@ export class GlanceClient {
   private async call(method: Method, path: string, options: CallOptions): Promise<Reply> {
     for (let attempt = 1; ; attempt++) {
       const session = await this.auth.session(options.signal);
-      const reply = await this.send(method, `${session.endpoint}${path}`, session.token, options);
+      const reply = await this.send(method, `${session.endpoint}${path}`, session.token, {
+        ...options,
+        headers: { ...session.headers, ...options.headers },
+      });
       if (reply.status !== 401 || session.token === undefined || attempt > 1) return reply;
       this.auth.invalidate(session.token);
     }

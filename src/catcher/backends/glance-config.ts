@@ -37,12 +37,25 @@ export type GlanceAuthConfig = GlancePasswordAuth | GlanceApplicationCredentialA
 
 export type GlanceVisibility = 'private' | 'shared' | 'public';
 
+/**
+ * Tests only, with `endpoint` and without `auth`: the identity claimed to a Glance whose
+ * paste pipeline takes it from request headers (Glance's ContextMiddleware, no Keystone).
+ * Behind keystonemiddleware these headers are replaced by the token's, so they grant nothing.
+ */
+export interface GlanceTestIdentity {
+  projectId: string;
+  userId: string;
+  roles: string[];
+}
+
 export interface GlanceConfig {
   type: 'glance';
   name: string;
   /** Image API root (without /v2). Alone: no-auth mode. With `auth`: overrides the catalog. */
   endpoint?: string;
   auth?: GlanceAuthConfig;
+  /** Tests only (no-auth mode): identity sent as X-Project-Id, X-User-Id, X-Roles headers. */
+  testIdentity?: GlanceTestIdentity;
   /** VO name -> Keystone project ID that owns (private, public) or is a member of (shared) its images. */
   projects?: Record<string, string>;
   visibility?: GlanceVisibility;
@@ -66,6 +79,19 @@ const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' } as
 const httpUrl = { type: 'string', pattern: '^https?://[^\\s@]+$' } as const;
 const text = { type: 'string', minLength: 1 } as const;
 const endpointInterface = { enum: ['public', 'internal', 'admin'] } as const;
+/** Header-safe identifiers (Keystone IDs are hex; names in tests are plain). */
+const headerWord = { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$' } as const;
+
+const testIdentitySchema = {
+  type: 'object',
+  required: ['projectId', 'userId', 'roles'],
+  additionalProperties: false,
+  properties: {
+    projectId: headerWord,
+    userId: headerWord,
+    roles: { type: 'array', minItems: 1, maxItems: 16, items: headerWord },
+  },
+} as const;
 
 export const DISK_FORMATS: readonly DiskFormat[] = ['raw', 'qcow2', 'vmdk', 'vhd', 'vhdx', 'vdi'];
 
@@ -113,6 +139,7 @@ export const glanceConfigSchema = {
     name,
     endpoint: httpUrl,
     auth: { oneOf: [passwordAuthSchema, applicationCredentialAuthSchema] },
+    testIdentity: testIdentitySchema,
     projects: { type: 'object', additionalProperties: text },
     visibility: { enum: ['private', 'shared', 'public'] },
     diskFormat: { enum: DISK_FORMATS },
@@ -132,10 +159,24 @@ export function resolveGlanceConfig(raw: unknown): ResolvedGlanceConfig {
     throw new VmiError('CONFIG_INVALID', `glance backend${where} ${e?.message ?? 'is invalid'}`);
   }
   const config = raw as GlanceConfig;
+  if (config.testIdentity !== undefined && config.auth !== undefined) {
+    throw new VmiError(
+      'CONFIG_INVALID',
+      'glance backend testIdentity is for no-auth test mode, not with auth',
+    );
+  }
   const auth = config.auth === undefined ? undefined : Object.freeze({ ...config.auth });
   return Object.freeze({
     ...config,
     ...(auth === undefined ? {} : { auth }),
+    ...(config.testIdentity === undefined
+      ? {}
+      : {
+          testIdentity: Object.freeze({
+            ...config.testIdentity,
+            roles: Object.freeze([...config.testIdentity.roles]) as string[],
+          }),
+        }),
     ...(config.projects === undefined ? {} : { projects: Object.freeze({ ...config.projects }) }),
     visibility: config.visibility ?? 'private',
     timeoutSeconds: config.timeoutSeconds ?? 120,

@@ -7,6 +7,13 @@ import { DISK_FORMATS, resolveGlanceConfig, type ResolvedGlanceConfig } from './
 import { createGlanceHttp } from './glance-http.js';
 import { markVerified, storedMatches } from './glance-integrity.js';
 import {
+  chooseAdopted,
+  controlledBy,
+  GlanceOwnership,
+  holdsMarkedData,
+  type DiskDigest,
+} from './glance-ownership.js';
+import {
   diskIndexOf,
   ENTRY_PROPERTIES,
   entryProperties,
@@ -32,7 +39,8 @@ import type {
  * OpenStack Glance backend (SPEC.md section 8): one Glance image per disk, streamed into
  * `PUT /v2/images/{id}/file`, checked against Glance's size and hash, labelled with the
  * properties cloud-info-provider reads. Every operation first looks up what Glance already
- * holds for the identifier, so a retry after a crash adopts or replaces, never duplicates.
+ * holds for the identifier, so a retry after a crash adopts instead of duplicating; only
+ * images that glance-ownership.ts calls ours are adopted, changed or deleted.
  */
 export class GlanceBackend implements Backend {
   readonly type = 'glance';
@@ -40,6 +48,7 @@ export class GlanceBackend implements Backend {
   readonly input: BackendInput;
   private readonly formats: readonly DiskFormat[];
   private readonly sharing: GlanceSharing;
+  private readonly ownership: GlanceOwnership;
 
   constructor(
     private readonly config: ResolvedGlanceConfig,
@@ -49,6 +58,7 @@ export class GlanceBackend implements Backend {
     this.formats = config.diskFormat === undefined ? DISK_FORMATS : [config.diskFormat];
     this.input = { kind: 'disks', formats: this.formats };
     this.sharing = new GlanceSharing(config, client);
+    this.ownership = new GlanceOwnership(config, client);
   }
 
   async deliver(
@@ -57,16 +67,16 @@ export class GlanceBackend implements Backend {
     ctx: BackendContext,
   ): Promise<{ refs: string[] }> {
     const disks = await this.checkDisks(payload.disks);
-    const existing = await this.sameBytes(image, ctx);
+    const owners = await this.ownership.owners(image.vo, ctx.signal);
+    const existing = (await this.sameBytes(image, ctx)).filter((i) => controlledBy(i, owners, ctx.log));
     const refs: string[] = [];
     for (const disk of disks) {
       const candidates = existing.filter((i) => diskIndexOf(i) === disk.index);
-      refs.push(await this.deliverDisk(image, disk, disks.length, candidates, ctx));
+      refs.push(await this.deliverDisk(image, disk, disks.length, candidates, payload.file, ctx));
     }
-    // Disks beyond the current count belong to nothing we deliver now.
-    for (const stray of existing.filter((i) => diskIndexOf(i) < 0 || diskIndexOf(i) >= disks.length)) {
-      await this.discard(stray, ctx);
-    }
+    // Unfinished records beyond the current disk count belong to nothing we deliver now.
+    const outside = (i: GlanceImage): boolean => diskIndexOf(i) < 0 || diskIndexOf(i) >= disks.length;
+    for (const stray of existing.filter((i) => outside(i) && !isSettled(i))) await this.discard(stray, ctx);
     ctx.log.info(
       { image: { identifier: image.identifier, sha512: image.sha512 }, refs },
       'image delivered to Glance',
@@ -113,8 +123,16 @@ export class GlanceBackend implements Backend {
     return { done };
   }
 
+  /** Our complete images: in a project we control, holding the data we checked and marked. */
   async list(ctx: BackendContext): Promise<HeldImage[]> {
-    return heldImages(await this.client.listImages({ [PROP.backend]: this.name }, ctx.signal));
+    const found = await this.client.listImages({ [PROP.backend]: this.name }, ctx.signal);
+    const ours: GlanceImage[] = [];
+    for (const image of found) {
+      const vo = image[PROP.vo];
+      const owners = await this.ownership.owners(typeof vo === 'string' ? vo : undefined, ctx.signal);
+      if (controlledBy(image, owners, ctx.log) && holdsMarkedData(image)) ours.push(image);
+    }
+    return heldImages(ours);
   }
 
   /** Refuses bad input before anything is created in Glance. */
@@ -139,20 +157,28 @@ export class GlanceBackend implements Backend {
     return sorted;
   }
 
-  /** Our images for this identifier holding these bytes (same list SHA-512), any status. */
+  /** Images labelled for this identifier and list SHA-512, any status, whoever owns them. */
   private async sameBytes(image: ImageRecord, ctx: BackendContext): Promise<GlanceImage[]> {
     const filters = { [PROP.backend]: this.name, [PROP.identifier]: image.identifier };
     const found = await this.client.listImages(filters, ctx.signal);
     return found.filter((i) => i[PROP.sha512] === image.sha512);
   }
 
-  /** The caller's refs plus whatever Glance holds for the image; refs that are not ours are left alone. */
+  /**
+   * The caller's refs plus the images of ours Glance holds for the image (checked and
+   * marked); refs that are not ours are left alone.
+   */
   private async targets(image: ImageRecord, refs: string[], ctx: BackendContext): Promise<GlanceImage[]> {
-    const byId = new Map((await this.sameBytes(image, ctx)).map((i) => [i.id, i]));
+    const owners = await this.ownership.owners(image.vo, ctx.signal);
+    const ours = (await this.sameBytes(image, ctx)).filter(
+      (i) => controlledBy(i, owners, ctx.log) && holdsMarkedData(i),
+    );
+    const byId = new Map(ours.map((i) => [i.id, i]));
     for (const ref of refs.filter((r) => !byId.has(r))) {
       const found = await this.client.getImage(ref, ctx.signal);
       if (found === undefined) continue;
-      if (found[PROP.backend] === this.name && found[PROP.identifier] === image.identifier) {
+      const labelled = found[PROP.backend] === this.name && found[PROP.identifier] === image.identifier;
+      if (labelled && controlledBy(found, owners, ctx.log)) {
         byId.set(ref, found);
       } else {
         ctx.log.warn({ ref }, 'Glance image is not one this backend made for the identifier; left alone');
@@ -166,33 +192,20 @@ export class GlanceBackend implements Backend {
     disk: PreparedDisk,
     count: number,
     candidates: GlanceImage[],
+    file: string,
     ctx: BackendContext,
   ): Promise<string> {
-    let kept: GlanceImage | undefined;
-    for (const candidate of candidates) {
-      if (kept === undefined && isSettled(candidate) && (await this.holdsDisk(candidate, disk, ctx))) {
-        kept = candidate;
-      } else {
-        // A leftover of an interrupted delivery (queued, saving, killed) or a duplicate.
-        await this.discard(candidate, ctx);
-      }
+    // The unchanged cache file is the list's bytes; a converted or extracted disk is hashed.
+    const digestOf = async (): Promise<DiskDigest> =>
+      disk.path === file ? { size: disk.size, sha512: image.sha512 } : await digestFile(disk.path);
+    const { kept, digest, discard } = await chooseAdopted(candidates, digestOf, ctx.log);
+    for (const leftover of discard) await this.discard(leftover, ctx);
+    if (kept === undefined || digest === undefined) return this.upload(image, disk, count, ctx);
+    if (kept[PROP.diskSha512] !== digest.sha512) {
+      await this.client.patchImage(kept.id, [markVerified(digest.sha512)], ctx.signal);
     }
-    if (kept === undefined) return this.upload(image, disk, count, ctx);
     await this.refresh(kept, image, disk, count, ctx);
     return kept.id;
-  }
-
-  /** Whether a settled Glance image holds this disk's data intact. */
-  private async holdsDisk(candidate: GlanceImage, disk: PreparedDisk, ctx: BackendContext): Promise<boolean> {
-    const mark = candidate[PROP.diskSha512];
-    if (typeof mark === 'string') {
-      return candidate.os_hash_algo !== 'sha512' || candidate.os_hash_value === mark;
-    }
-    // Uploaded, but the process stopped before checking it: check it against this disk now.
-    const local = await digestFile(disk.path);
-    if (!(await storedMatches(candidate, disk.path, local, ctx.log))) return false;
-    await this.client.patchImage(candidate.id, [markVerified(local.sha512)], ctx.signal);
-    return true;
   }
 
   private async upload(
@@ -282,7 +295,7 @@ export function createGlanceBackend(
   const auth =
     deps.auth ??
     (config.auth === undefined
-      ? noAuth(config.endpoint ?? '')
+      ? noAuth(config.endpoint ?? '', config.testIdentity)
       : new KeystoneAuth(config.auth, {
           http,
           timeoutMs,

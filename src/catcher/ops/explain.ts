@@ -24,7 +24,7 @@ export const ERROR_EXPLANATIONS: Readonly<Record<ErrorCode, string>> = {
   CERT_CRITICAL_EXTENSION:
     'A certificate in the chain carries a critical extension this site does not understand.',
   WEAK_ALGORITHM:
-    'The list or a certificate uses a weak algorithm (MD5, SHA-1 or a short RSA key) that this site refuses.',
+    'The list, a certificate or a revocation list (CRL) uses a weak algorithm (MD5, SHA-1 or a short RSA key) that this site refuses.',
   PROXY_INVALID: 'The proxy certificate that signed the list is malformed or not valid now.',
   SIGNER_NAMESPACE:
     'The signer’s name is outside what its certification authority may certify (IGTF namespaces policy).',
@@ -34,7 +34,7 @@ export const ERROR_EXPLANATIONS: Readonly<Record<ErrorCode, string>> = {
     'The list was signed by someone this subscription does not trust; if the publisher changed its certificate, subscribe again with the new endorser.',
   VO_MISMATCH: 'The list is for a different virtual organisation (VO) than this subscription.',
   VOMS_INVALID:
-    'The VOMS attributes of the signer are missing, not valid now, or from an unknown VOMS server.',
+    'The VOMS attributes of the signer are missing, not valid now, from an unknown VOMS server, meant for another service (AC targets), or naming groups outside their VO.',
   VOMS_VO_MISMATCH: 'The signer’s VOMS attributes are for another virtual organisation (VO).',
   VOMS_FQAN_MISSING: 'The signer lacks the VOMS group or role (FQAN) this subscription requires.',
   LIST_IDENTIFIER_CHANGED:
@@ -62,7 +62,7 @@ export const ERROR_EXPLANATIONS: Readonly<Record<ErrorCode, string>> = {
   IMAGE_IDENTIFIER_UNSAFE:
     'The image identifier cannot be used safely as a file name at this site; that image was skipped, the rest of the list goes on.',
   IMAGE_IDENTIFIER_CLAIMED:
-    'Another subscription already published an image with this identifier; this list’s image was skipped.',
+    'Another subscription holds an image with this identifier (its list named it first); this list’s image was skipped.',
   BACKEND_FAILED:
     'The cloud backend (for example Glance or the image directory) refused or failed the operation.',
   HOOK_FAILED: 'The site’s event handler script failed; the event is retried from the outbox.',

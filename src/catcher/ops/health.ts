@@ -114,6 +114,8 @@ export function evaluateHealth(status: Omit<SiteStatus, 'health'>, t: Thresholds
       );
     }
     if (s.lapsedSince !== null) add('CRITICAL', `images of ${s.id} are being withdrawn: its list lapsed`);
+    // A refused claim may be the race of docs/operations.md: the operator decides who keeps it.
+    for (const r of s.refusedImages) add('WARNING', `${r.message} (${r.code})`);
   }
   const { trust } = status;
   if (trust.error !== null) add('CRITICAL', `trust store ${trust.location} unusable: ${trust.error.message}`);

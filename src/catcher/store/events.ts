@@ -66,13 +66,35 @@ export function insertEvent(
   }
 }
 
-/** The oldest pending event of a backend: events run strictly in order. */
-export function nextPendingEvent(db: Db, backend: string): StoredEvent | undefined {
+/** A pending event and what its order is kept within: its subscription (null: a run bracket). */
+export interface PendingEvent extends StoredEvent {
+  orderKey: string | null;
+}
+
+/**
+ * Every pending event of a backend, oldest first. The subscription comes from the image
+ * (an identifier belongs to one subscription); once a removed subscription's images are
+ * gone, the identifier itself keeps that image's events in order.
+ */
+export function pendingEvents(db: Db, backend: string): PendingEvent[] {
+  const rows = prepared(
+    db,
+    `SELECT e.*, CASE WHEN e.identifier IS NULL THEN NULL
+                      ELSE COALESCE(m.subscription_id, 'image:' || e.identifier) END AS order_key
+       FROM events e LEFT JOIN images m ON m.identifier = e.identifier
+       WHERE e.backend = ? AND e.state = 'pending' ORDER BY e.id`,
+  ).all(backend) as Record<string, unknown>[];
+  return rows.map((row) => ({ ...fromRow(row), orderKey: row['order_key'] as string | null }));
+}
+
+/** Whether the backend's last handled ProcessPrefix/ProcessPostfix opened a run's bracket. */
+export function bracketOpen(db: Db, backend: string): boolean {
   const row = prepared(
     db,
-    `SELECT * FROM events WHERE backend = ? AND state = 'pending' ORDER BY id LIMIT 1`,
-  ).get(backend) as Record<string, unknown> | undefined;
-  return row === undefined ? undefined : fromRow(row);
+    `SELECT type FROM events WHERE backend = ? AND state != 'pending'
+       AND type IN ('ProcessPrefix', 'ProcessPostfix') ORDER BY id DESC LIMIT 1`,
+  ).get(backend) as { type: string } | undefined;
+  return row?.type === 'ProcessPrefix';
 }
 
 export function markEventDone(db: Db, id: number, now: Date): void {

@@ -7,6 +7,7 @@ import {
   type StoredImage,
   type UnwantedReason,
 } from '../reconcile.js';
+import { recordClaimRefusals } from './refusals.js';
 
 /** Image definitions, instances, successor links and appliances of the catcher store. */
 
@@ -107,7 +108,10 @@ export function storedImages(db: Db, subscriptionId: string): StoredImage[] {
   }));
 }
 
-/** identifier -> subscription, for identifiers owned by other subscriptions. */
+/**
+ * identifier -> subscription, for identifiers other subscriptions hold: every image row,
+ * listed or not, wanted or retired, until its subscription is gone (see refusals.ts).
+ */
 export function otherOwners(db: Db, subscriptionId: string): Map<string, string> {
   const rows = prepared(db, 'SELECT identifier, subscription_id FROM images WHERE subscription_id != ?').all(
     subscriptionId,
@@ -213,6 +217,7 @@ export function applyPlan(
     setUnwanted(db, subscriptionId, u.identifier, u.reason, at);
   }
   applyAppliances(db, subscriptionId, plan);
+  recordClaimRefusals(db, subscriptionId, plan.conflicts, now);
 }
 
 function applyAppliances(db: Db, subscriptionId: string, plan: ReconcilePlan): void {

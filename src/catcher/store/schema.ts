@@ -179,4 +179,21 @@ CREATE TABLE events (
 CREATE INDEX events_pending ON events (state, id);
 `,
   },
+  {
+    version: 2,
+    sql: `
+-- Images of an accepted list refused one by one, the rest of the list going on: today an
+-- identifier another subscription holds (IMAGE_IDENTIFIER_CLAIMED, owner names it). The
+-- subscription's rows are rewritten each time its list is reconciled.
+CREATE TABLE image_refusals (
+  subscription_id TEXT NOT NULL REFERENCES subscriptions(id) ON DELETE CASCADE,
+  identifier TEXT NOT NULL,
+  code TEXT NOT NULL,
+  message TEXT NOT NULL,
+  owner TEXT,
+  since TEXT NOT NULL,
+  PRIMARY KEY (subscription_id, identifier)
+);
+`,
+  },
 ];

@@ -10,7 +10,7 @@ import {
   type ChainPolicy,
 } from './checks.js';
 import { checkRevocation } from './crl.js';
-import { formatOneline, nameKey, sameName } from './dn.js';
+import { formatOneline, nameKey, sameDn, sameName } from './dn.js';
 import { checkNamespace } from './namespaces.js';
 import { walkProxies } from './proxy.js';
 import { digestStrength, publicKeyOf, rsaBits, signatureDigest } from './signature.js';
@@ -111,15 +111,27 @@ function checkCa(cert: Certificate, below: number, isAnchor: boolean, policy: Ch
   checkSmimeEku(cert, policy);
 }
 
+/**
+ * IGTF namespaces: each certificate's subject must be one its issuing CA may certify. The
+ * rule is found by the certificate that actually issued it (the next one on the path,
+ * whose key signed it), never by the issuer name the child carries: a CA writing its own
+ * name in another spelling must not slip out of its rule (issue 12).
+ */
 function checkNamespaces(path: Certificate[], store: TrustStore): void {
   for (let i = 0; i < path.length - 1; i++) {
     const cert = path[i] as Certificate;
-    const issuer = formatOneline(cert.issuer);
-    const policy = store.namespaces.get(issuer);
+    const issuerCert = path[i + 1] as Certificate;
+    const policy = store.namespaces.get(issuerCert.subject);
     if (policy === undefined) continue;
-    const verdict = checkNamespace(policy, issuer, formatOneline(cert.subject));
+    const verdict = checkNamespace(policy, formatOneline(issuerCert.subject), formatOneline(cert.subject));
     if (!verdict.ok) fail('SIGNER_NAMESPACE', verdict.reason, cert);
   }
+}
+
+/** The CRL mode for paths ending at `anchor`: a per-anchor setting names it by any spelling. */
+function crlModeFor(anchor: Certificate, policy: ChainPolicy): ChainPolicy['crl'] {
+  const entry = Object.entries(policy.crlByAnchor).find(([dn]) => sameDn(dn, anchor.subject));
+  return entry?.[1] ?? policy.crl;
 }
 
 /** Validates one candidate path [EEC, CAs..., anchor]; throws the first rule it breaks. */
@@ -137,10 +149,17 @@ function validatePath(path: Certificate[], store: TrustStore, policy: ChainPolic
   path.forEach((c) => checkValidity(c, now));
   checkNamespaces(path, store);
   const anchor = path[anchorIndex] as Certificate;
-  const mode = policy.crlByAnchor[formatOneline(anchor.subject)] ?? policy.crl;
+  const mode = crlModeFor(anchor, policy);
   // Every certificate, the anchor included, is checked against its issuer's CRL.
   path.forEach((cert, i) =>
-    checkRevocation(cert, path[Math.min(i + 1, anchorIndex)] as Certificate, store, mode, now),
+    checkRevocation(
+      cert,
+      path[Math.min(i + 1, anchorIndex)] as Certificate,
+      store,
+      mode,
+      now,
+      policy.allowSha1,
+    ),
   );
 }
 

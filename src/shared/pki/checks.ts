@@ -8,8 +8,11 @@ import type { Certificate } from './types.js';
 /** Rules shared by the CA path validator (chain.ts) and the proxy walker (proxy.ts). */
 
 export interface ChainPolicy {
-  /** `smime` requires emailProtection (or anyExtendedKeyUsage) where EKU is present. */
-  purpose: 'smime' | 'any';
+  /**
+   * Where extended key usage is present, `smime` requires emailProtection and `client`
+   * (TLS client certificates of the push API) clientAuth, either or anyExtendedKeyUsage.
+   */
+  purpose: 'smime' | 'client' | 'any';
   allowSha1: boolean;
   minRsaBits: number;
   crl: CrlMode;
@@ -98,16 +101,18 @@ export function checkCriticalExtensions(cert: Certificate): void {
   }
 }
 
-/** Extended key usage compatible with S/MIME signing, where the extension is present. */
+const CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
+
+/** Extended key usage compatible with the policy's purpose, where the extension is present. */
 export function checkSmimeEku(cert: Certificate, policy: ChainPolicy): void {
   const eku = cert.extKeyUsage;
-  if (policy.purpose === 'any' || eku === undefined) return;
-  if (!eku.includes(OID.emailProtection) && !eku.includes(OID.anyExtendedKeyUsage)) {
-    fail(
-      'CERT_PURPOSE',
-      `${formatOneline(cert.subject)} is not for S/MIME signing (no emailProtection extended key usage)`,
-      cert,
-    );
+  if (policy.purpose === 'any' || eku === undefined || eku.includes(OID.anyExtendedKeyUsage)) return;
+  const [wanted, use] =
+    policy.purpose === 'client'
+      ? [CLIENT_AUTH, 'TLS client authentication (no clientAuth']
+      : [OID.emailProtection, 'S/MIME signing (no emailProtection'];
+  if (!eku.includes(wanted)) {
+    fail('CERT_PURPOSE', `${formatOneline(cert.subject)} is not for ${use} extended key usage)`, cert);
   }
 }
 

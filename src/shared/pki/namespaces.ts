@@ -1,3 +1,5 @@
+import { sameDn } from './dn.js';
+
 /**
  * IGTF namespace constraints: which subject names a CA may certify. Two file formats
  * exist side by side in an IGTF directory: EUGridPMA `.namespaces` (EACL) and Globus
@@ -90,14 +92,17 @@ export function parseSigningPolicy(text: string, file: string): NamespacePolicy 
 
 /**
  * Decides whether `subject` may be certified by `issuer` under `policy`: some PERMIT rule
- * for that issuer matches and no DENY rule does. Returns the reason when refused.
+ * for that issuer matches and no DENY rule does. Returns the reason when refused. The
+ * rules are those of the issuing CA under the one DN comparison (dn.ts), so a rule file
+ * that spells the CA's name in another case still binds it; the patterns themselves match
+ * the subject's oneline text as written.
  */
 export function checkNamespace(
   policy: NamespacePolicy,
   issuer: string,
   subject: string,
 ): { ok: true } | { ok: false; reason: string } {
-  const rules = policy.rules.filter((r) => r.issuer === issuer);
+  const rules = policy.rules.filter((r) => sameDn(r.issuer, issuer));
   const denied = rules.find((r) => !r.permit && r.pattern.test(subject));
   if (denied !== undefined) {
     return { ok: false, reason: `${policy.file} denies ${subject} (pattern ${denied.text})` };

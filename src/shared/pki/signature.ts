@@ -54,6 +54,24 @@ export function digestStrength(digest: string | undefined): Strength {
   return 'ok';
 }
 
+/**
+ * Why `alg` fails the algorithm policy of certificates (MD2/MD5 or an unknown digest
+ * always, SHA-1 unless allowed), or undefined when it passes. Unreadable RSASSA-PSS
+ * parameters count as an unknown digest.
+ */
+export function weakSignatureAlgorithm(alg: AlgorithmId, allowSha1: boolean): string | undefined {
+  let digest: string | undefined;
+  try {
+    digest = signatureDigest(alg);
+  } catch {
+    digest = undefined;
+  }
+  const strength = digestStrength(digest);
+  if (strength === 'ok' || (strength === 'sha1' && allowSha1)) return undefined;
+  if (strength === 'sha1') return 'sha1 (SHA-1 is refused unless --allow-sha1 is given)';
+  return digest ?? `unknown digest (${alg.oid})`;
+}
+
 /** Keys by the SPKI array of a decoded certificate: trust store certificates live long. */
 const KEYS = new WeakMap<Uint8Array, KeyObject>();
 

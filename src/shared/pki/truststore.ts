@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { decodeCertificate, decodeCrl } from './asn1/cert.js';
-import { formatOneline, nameKey } from './dn.js';
+import { DnMap, formatOneline, nameKey, sameDn } from './dn.js';
 import { parseNamespaces, parseSigningPolicy, type NamespacePolicy } from './namespaces.js';
 import { isPem, pemBlocks } from './pem.js';
 import type { Certificate, Crl } from './types.js';
@@ -20,8 +20,8 @@ export interface TrustStore {
   location: string;
   certificates: Certificate[];
   crls: Crl[];
-  /** Namespace policies keyed by the oneline DN of the CA they constrain. */
-  namespaces: Map<string, NamespacePolicy>;
+  /** Namespace policies of the CAs they constrain, found by any spelling of the CA's DN. */
+  namespaces: DnMap<NamespacePolicy>;
   /** Files that could not be used, with the reason (shown in status, never fatal). */
   warnings: string[];
   bySubject: Map<string, Certificate[]>;
@@ -52,7 +52,7 @@ export function buildTrustStore(location: string, files: TrustFile[]): TrustStor
     location,
     certificates: [],
     crls: [],
-    namespaces: new Map(),
+    namespaces: new DnMap(),
     warnings: [],
     bySubject: new Map(),
     crlsByIssuer: new Map(),
@@ -117,12 +117,14 @@ function loadPolicies(store: TrustStore, files: TrustFile[], selfByHash: Map<str
       }
       continue;
     }
-    for (const issuer of new Set(policy.rules.map((r) => r.issuer))) {
+    const issuers = new DnMap<string>();
+    for (const r of policy.rules) if (!issuers.has(r.issuer)) issuers.set(r.issuer, r.issuer);
+    for (const issuer of issuers.values()) {
       const existing = store.namespaces.get(issuer);
       if (existing === undefined) {
         store.namespaces.set(issuer, policy);
       } else if (existing.source === policy.source && existing.file !== policy.file) {
-        existing.rules.push(...policy.rules.filter((r) => r.issuer === issuer));
+        existing.rules.push(...policy.rules.filter((r) => sameDn(r.issuer, issuer)));
       }
     }
   }

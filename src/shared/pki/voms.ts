@@ -1,10 +1,10 @@
 import { VmiError } from '../errors.js';
-import { decodeVomsExtension } from './asn1/ac.js';
+import { decodeTargets, decodeVomsExtension } from './asn1/ac.js';
 import { validateChain } from './chain.js';
 import type { ChainPolicy } from './checks.js';
-import { formatOneline, sameName } from './dn.js';
+import { formatOneline, sameDn, sameName } from './dn.js';
 import { OID } from './oids.js';
-import { digestStrength, publicKeyOf, signatureDigest, verifySignature } from './signature.js';
+import { publicKeyOf, verifySignature, weakSignatureAlgorithm } from './signature.js';
 import type { TrustStore } from './truststore.js';
 import type { AttributeCertificate, Certificate } from './types.js';
 
@@ -50,6 +50,38 @@ export function parseLsc(text: string): string[][] {
   return chains.filter((c) => c.length >= 2);
 }
 
+/**
+ * An AC's targets name the services meant to accept it (voms-proxy-init --target). A list
+ * verifier is none of them by default: it has no service name of its own, and VOMS's own
+ * verifier refuses an AC whose targets do not name its host. So an AC that carries a
+ * targets extension, critical or not, counts only when one of its targetName URIs equals
+ * (ignoring case) a target the operator told this verifier to accept; with none given,
+ * every targeted AC is refused. Targets of other kinds (groups, certificates) never match,
+ * and an empty target list names nobody.
+ */
+function checkTargets(ac: AttributeCertificate, vo: string, accepted: readonly string[]): void {
+  const wanted = new Set(accepted.map((t) => t.toLowerCase()));
+  for (const ext of ac.extensions.filter((e) => e.oid === OID.acTargets)) {
+    const targets = decodeTargets(ext.value);
+    if (targets.uris.some((uri) => wanted.has(uri.toLowerCase()))) continue;
+    const named = [...targets.uris, ...(targets.others > 0 ? [`${targets.others} other target(s)`] : [])];
+    throw new Error(
+      `the AC for ${vo} is targeted at ${named.length > 0 ? named.join(', ') : 'no service'}, ` +
+        `not at this verifier (accepted AC targets: ${accepted.length > 0 ? accepted.join(', ') : 'none'})`,
+    );
+  }
+}
+
+/** Every FQAN of an AC is a group of its own VO: `/<vo>` or below it. */
+function checkFqans(ac: AttributeCertificate, vo: string): void {
+  const outside = ac.fqans.find((f) => f !== `/${vo}` && !f.startsWith(`/${vo}/`));
+  if (outside !== undefined) {
+    throw new Error(
+      `the AC for ${vo} carries the FQAN ${JSON.stringify(outside)}, which is not under /${vo}`,
+    );
+  }
+}
+
 function checkAc(
   ac: AttributeCertificate,
   eec: Certificate,
@@ -57,6 +89,7 @@ function checkAc(
   vomsDir: VomsDir,
   policy: ChainPolicy,
   now: Date,
+  acceptedTargets: readonly string[],
 ): VomsAttributes {
   const vo = ac.vo;
   if (vo === undefined || ac.issuer === undefined) throw new Error('the AC names no VO or no issuer');
@@ -77,20 +110,20 @@ function checkAc(
   const critical = ac.extensions.find((e) => e.critical && !KNOWN_AC_EXTENSIONS.has(e.oid));
   if (critical !== undefined)
     throw new Error(`the AC for ${vo} has an unknown critical extension ${critical.oid}`);
+  checkTargets(ac, vo, acceptedTargets);
+  checkFqans(ac, vo);
   const issuer = ac.issuer;
   const server = ac.certificates.find((c) => sameName(c.subject, issuer));
   if (server === undefined)
     throw new Error(`the AC for ${vo} carries no certificate of its issuer ${formatOneline(issuer)}`);
-  const strength = digestStrength(signatureDigest(ac.signatureAlgorithm));
-  if (strength === 'broken' || (strength === 'sha1' && !policy.allowSha1)) {
-    throw new Error(`the AC for ${vo} is signed with a weak algorithm`);
-  }
+  const weak = weakSignatureAlgorithm(ac.signatureAlgorithm, policy.allowSha1);
+  if (weak !== undefined) throw new Error(`the AC for ${vo} is signed with a weak algorithm: ${weak}`);
   if (!verifySignature(ac.signatureAlgorithm, ac.info, ac.signature, publicKeyOf(server.spki))) {
     throw new Error(`the AC signature for ${vo} does not verify with ${formatOneline(server.subject)}`);
   }
   const serverDn = formatOneline(server.subject);
   const listed = (vomsDir.get(vo) ?? []).some(
-    (e) => e.chain[0] === serverDn && e.chain[1] === formatOneline(server.issuer),
+    (e) => sameDn(e.chain[0] ?? '', server.subject) && sameDn(e.chain[1] ?? '', server.issuer),
   );
   if (!listed) throw new Error(`VOMS server ${serverDn} is not listed for ${vo} in the vomsdir`);
   try {
@@ -101,7 +134,10 @@ function checkAc(
   return { vo, fqans: ac.fqans, server: serverDn };
 }
 
-/** Verifies every VOMS AC in the proxies of a signer; invalid ones are reported, not thrown. */
+/**
+ * Verifies every VOMS AC in the proxies of a signer; invalid ones are reported, not thrown.
+ * `acceptedTargets` are the AC targets (host names) this verifier answers to; see checkTargets.
+ */
 export function collectVoms(
   proxies: Certificate[],
   eec: Certificate,
@@ -109,6 +145,7 @@ export function collectVoms(
   vomsDir: VomsDir,
   policy: ChainPolicy,
   now: Date,
+  acceptedTargets: readonly string[] = [],
 ): { attributes: VomsAttributes[]; problems: VomsProblem[]; present: boolean } {
   const attributes: VomsAttributes[] = [];
   const problems: VomsProblem[] = [];
@@ -126,7 +163,7 @@ export function collectVoms(
     }
     for (const ac of acs) {
       try {
-        attributes.push(checkAc(ac, eec, store, vomsDir, policy, now));
+        attributes.push(checkAc(ac, eec, store, vomsDir, policy, now, acceptedTargets));
       } catch (err) {
         problems.push({ vo: ac.vo, message: (err as Error).message });
       }

@@ -89,6 +89,24 @@ describe('Glance backend configuration', () => {
     ],
     ['a zero timeout', { type: 'glance', name: 'g', endpoint: 'http://h', timeoutSeconds: 0 }],
     ['a bad name', { type: 'glance', name: 'a b', endpoint: 'http://h' }],
+    [
+      'a test identity next to Keystone auth',
+      {
+        type: 'glance',
+        name: 'g',
+        auth: passwordAuth,
+        testIdentity: { projectId: 'p', userId: 'u', roles: ['admin'] },
+      },
+    ],
+    [
+      'a test identity with a header-breaking project',
+      {
+        type: 'glance',
+        name: 'g',
+        endpoint: 'http://h',
+        testIdentity: { projectId: 'p\r\nx: y', userId: 'u', roles: ['r'] },
+      },
+    ],
   ];
   for (const [what, raw] of invalid) {
     it(`refuses ${what} with CONFIG_INVALID, without echoing secrets`, () => {

@@ -130,6 +130,45 @@ function attributeCertificateFrom(block: asn1js.AsnType): AttributeCertificate {
   };
 }
 
+/** What an AC's targetInformation extension (2.5.29.55) names. */
+export interface AcTargets {
+  /** targetName URIs (VOMS writes host names there). */
+  uris: string[];
+  /** Targets of other kinds (groups, certificates, non-URI names): never matched. */
+  others: number;
+}
+
+const MAX_TARGETS = 64;
+
+/**
+ * Decodes a targetInformation value. RFC 5755 writes SEQUENCE OF Targets, each a SEQUENCE
+ * OF Target CHOICE ([0] name, [1] group, [2] cert); VOMS's C library wraps each Target in
+ * one more SEQUENCE. Both are read; anything else is malformed.
+ */
+export function decodeTargets(value: Uint8Array): AcTargets {
+  return decodeWith('VOMS_INVALID', 'AC target information', () => {
+    const found: AcTargets = { uris: [], others: 0 };
+    const visit = (block: asn1js.AsnType, depth: number): void => {
+      if (found.uris.length + found.others >= MAX_TARGETS) fail('too many AC targets');
+      if (block instanceof asn1js.Sequence && depth < 3) {
+        children(block).forEach((item) => visit(item, depth + 1));
+      } else if (isContext(block, 0) && depth >= 2) {
+        const name = children(block)[0];
+        if (isContext(name, 6)) found.uris.push(Buffer.from(octetsOf(name)).toString('latin1'));
+        else found.others++;
+      } else if ((isContext(block, 1) || isContext(block, 2)) && depth >= 2) {
+        found.others++;
+      } else {
+        fail('unexpected element in AC target information');
+      }
+    };
+    const top = parseDer(value);
+    if (!(top instanceof asn1js.Sequence)) fail('AC target information is not a SEQUENCE');
+    visit(top, 0);
+    return found;
+  });
+}
+
 /** Decodes the VOMS extension of a proxy into its attribute certificates. */
 export function decodeVomsExtension(value: Uint8Array): AttributeCertificate[] {
   return decodeWith('VOMS_INVALID', 'VOMS attribute certificate', () => {
