@@ -1,6 +1,7 @@
 import { VmiError } from '../shared/errors.js';
 import { formatListDate } from '../shared/imagelist/dates.js';
 import { LIST_WRAPPER, type Json, type JsonObject } from '../shared/imagelist/model.js';
+import { completeForReaders } from './compat.js';
 import { ancestorChain } from './lineage.js';
 import type { ApplianceRecord } from './store/appliances.js';
 import type { ImageRecord } from './store/images.js';
@@ -28,6 +29,10 @@ export interface Stamp {
   expires: Date;
   endorserDn: string;
   endorserCa: string;
+  /** Image-level expiry (default: one more lifetime after the list's, see compat.ts). */
+  imageExpires?: Date | undefined;
+  /** The signer's e-mail from its certificate, for `hv:email` when the list has none. */
+  endorserEmail?: string | undefined;
 }
 
 function imageEntry(image: ImageRecord, state: ListState, applianceOf: Map<string, string>): JsonObject {
@@ -106,7 +111,10 @@ export function commonName(dn: string): string {
   return cn === undefined ? dn : cn.slice(3);
 }
 
-/** A copy of `document` with the stamp's version, dates and endorser DNs. */
+/**
+ * A copy of `document` with the stamp's version, dates and endorser DNs, completed with what
+ * every reader needs (compat.ts), image-level expiries included.
+ */
 export function stampDocument(document: JsonObject, stamp: Stamp): JsonObject {
   const copy = structuredClone(document);
   const body = copy[LIST_WRAPPER] as JsonObject;
@@ -118,5 +126,10 @@ export function stampDocument(document: JsonObject, stamp: Stamp): JsonObject {
   x509['hv:ca'] = stamp.endorserCa;
   const creator = x509['dc:creator'] as Json;
   if (creator === '' || creator === null) x509['dc:creator'] = commonName(stamp.endorserDn);
+  const lifetime = stamp.expires.getTime() - stamp.created.getTime();
+  completeForReaders(body, {
+    imageExpires: stamp.imageExpires ?? new Date(stamp.expires.getTime() + Math.max(lifetime, 0)),
+    signerEmail: stamp.endorserEmail,
+  });
   return copy;
 }

@@ -19,6 +19,8 @@ export interface CasterConfig {
   vomsDir?: string;
   lifetimeDays?: number;
   digest?: SigningDigest;
+  /** Refuse, instead of warning, what some reader will not take (docs/caster.md, "Readers"). */
+  strictCompat?: boolean;
 }
 
 const configSchema = {
@@ -30,6 +32,7 @@ const configSchema = {
     vomsDir: { type: 'string', minLength: 1 },
     lifetimeDays: { type: 'integer', minimum: 1, maximum: 3650 },
     digest: { enum: ['sha256', 'sha384', 'sha512'] },
+    strictCompat: { type: 'boolean' },
   },
 } as const;
 

@@ -18,7 +18,9 @@ export interface ImageMetadata {
   format?: string | undefined;
   version?: string | undefined;
   comments?: string | undefined;
-  /** Image-level `dc:date:expires`. */
+  /** `sl:osname` (distribution name, e.g. `AlmaLinux`). */
+  osName?: string | undefined;
+  /** Image-level `dc:date:expires`: the publisher's end of life for the image. */
   expires?: string | undefined;
   /** Further keys (`ad:mpuri`, `sl:osname`, ...) passed into the entry as given. */
   attributes?: JsonObject | undefined;
@@ -80,7 +82,12 @@ export function makeImageEntry(
   const inherited: JsonObject = { ...base };
   delete inherited['vmi:supersedes'];
   delete inherited['vmi:appliance'];
-  delete inherited['dc:date:expires']; // an expiry belongs to the bytes it was set for
+  // The publisher's end of life carries over to new bytes, unless it has already passed
+  // (readers delete an image whose expiry passed); publications stamp the rest (compat.ts).
+  const ownExpiry = inherited['dc:date:expires'];
+  if (typeof ownExpiry !== 'string' || !(Date.parse(ownExpiry) > Date.now())) {
+    delete inherited['dc:date:expires'];
+  }
   const title = pick(meta.title, inherited['dc:title'], '');
   if (title === '') throw new VmiError(code, 'an image needs a title');
   const entry: JsonObject = {
@@ -100,6 +107,7 @@ export function makeImageEntry(
     'hv:version': meta.version ?? DEFAULT_METADATA.version,
   };
   if (meta.format !== undefined) entry['hv:format'] = meta.format;
+  if (meta.osName !== undefined) entry['sl:osname'] = meta.osName;
   if (meta.expires !== undefined) entry['dc:date:expires'] = meta.expires;
   if (!validateImage(entry)) {
     throw new VmiError(code, `image ${id}: ${describeSchemaError(validateImage.errors)}`);

@@ -37,3 +37,34 @@ export function sniffFormat(head: Uint8Array, tail?: Uint8Array): SniffedFormat 
   const seen = detectFormatFromHeader(head, tail);
   return { format: HV_FORMAT[seen], seen };
 }
+
+/** Distribution names recognised in an ISO 9660 volume label, first match wins. */
+const OS_NAMES: [RegExp, string][] = [
+  [/almalinux/i, 'AlmaLinux'],
+  [/rocky/i, 'Rocky Linux'],
+  [/centos/i, 'CentOS'],
+  [/fedora/i, 'Fedora'],
+  [/rhel|red ?hat/i, 'Red Hat Enterprise Linux'],
+  [/ubuntu/i, 'Ubuntu'],
+  [/debian/i, 'Debian'],
+  [/opensuse/i, 'openSUSE'],
+  [/sles|suse/i, 'SUSE Linux Enterprise'],
+  [/scientific|^SL-/i, 'Scientific Linux'],
+  [/alpine/i, 'Alpine Linux'],
+];
+
+const ISO_DESCRIPTOR = 32768;
+
+/**
+ * `sl:osname` where the content says it: the volume label of an ISO 9660 image (in the head
+ * `image add` keeps). Disk images carry no such label: undefined.
+ */
+export function sniffOsName(head: Uint8Array): string | undefined {
+  if (head.length < ISO_DESCRIPTOR + 72) return undefined;
+  const magic = Buffer.from(head.subarray(ISO_DESCRIPTOR + 1, ISO_DESCRIPTOR + 6)).toString('latin1');
+  if (head[ISO_DESCRIPTOR] !== 1 || magic !== 'CD001') return undefined;
+  const label = Buffer.from(head.subarray(ISO_DESCRIPTOR + 40, ISO_DESCRIPTOR + 72))
+    .toString('latin1')
+    .trim();
+  return OS_NAMES.find(([pattern]) => pattern.test(label))?.[1];
+}

@@ -16,6 +16,7 @@ import type { Db } from './store/db.js';
 import { imageSuccessorLinks, listedImages } from './store/images.js';
 import { recordListPublication, requireList } from './store/lists.js';
 import { insertPublication, lastPublication, type PublicationKind } from './store/publications.js';
+import { certificateEmail } from './readiness.js';
 import type { SigningSetup } from './signing.js';
 
 /**
@@ -164,6 +165,10 @@ export async function publishLocked(
     expires,
     endorserDn: checked.eecDn,
     endorserCa: checked.eecCa,
+    // Images outlive the list by one more lifetime: a renewal the publisher forgot does not
+    // delete them at sites, and an image left out of the list is gone at the next fetch.
+    imageExpires: new Date(expires.getTime() + request.lifetimeDays * DAY_MS),
+    endorserEmail: certificateEmail(checked.chain.eec),
   });
   const content = serializeImageList(stamped);
   // Never write what readers would cut down: every image and appliance must survive parsing.
@@ -209,7 +214,8 @@ export async function publishLocked(
       signerDn: checked.eecDn,
       publishedAt,
     },
-    stamped,
+    // Unstamped: a renewal stamps it again, image expiries included (compat.ts).
+    document,
   );
   recordListPublication(db, list.id, {
     version,

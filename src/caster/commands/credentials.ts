@@ -13,6 +13,7 @@ import {
 } from '../../shared/trustopts.js';
 import { isoNow, withContext } from '../context.js';
 import { checkCredential } from '../credentials.js';
+import { settleProblems, signerProblems } from '../readiness.js';
 import { allCredentials, putCredential, type CredentialRecord } from '../store/access.js';
 import { NAME } from './names.js';
 
@@ -21,6 +22,7 @@ interface AddFlags extends TrustFlags {
   cert: string;
   key?: string;
   chain?: string;
+  strictCompat?: boolean;
   json?: boolean;
 }
 
@@ -45,6 +47,11 @@ export function addCredentialCommands(program: Command): void {
       )
       .option('--key <file>', 'private key (PEM; default: from --cert); only its path is stored')
       .option('--chain <file>', 'further certificates to embed (PEM)')
+      .option(
+        '--strict-compat',
+        'refuse, instead of warning, a credential some reader will not trust (a proxy, a DN that ' +
+          'readers write differently)',
+      )
       .option('--json', 'print the result as JSON'),
   ).action(
     action(NAME, async (flags: AddFlags, cmd: Command) => {
@@ -56,6 +63,10 @@ export function addCredentialCommands(program: Command): void {
         const store = await loadTrustStore(caDir ?? defaultCaDir());
         const vomsDir = await loadVomsDir(vomsdir ?? defaultVomsDir());
         const checked = checkCredential(loaded, store, vomsDir, chainPolicyFrom(flags), now, flags.vo);
+        const strict = flags.strictCompat ?? ctx.config.strictCompat ?? false;
+        const warnings = settleProblems(signerProblems(checked), strict, (line) =>
+          process.stderr.write(`${NAME}: ${line}\n`),
+        );
         const entry: CredentialRecord = {
           vo: flags.vo,
           kind: checked.kind,
@@ -72,14 +83,15 @@ export function addCredentialCommands(program: Command): void {
           addedAt: isoNow(now),
         };
         await ctx.lock.run(() => putCredential(ctx.db, entry));
-        return entry;
+        return { entry, warnings };
       });
       if (flags.json === true) {
-        printJson({ ok: true, credential: record });
+        printJson({ ok: true, credential: record.entry, warnings: record.warnings });
       } else {
+        const r = record.entry;
         process.stdout.write(
-          `${record.vo}: ${record.kind} of ${record.eecDn} (CA ${record.eecCa})` +
-            `${record.vomsVo === null ? '' : `, VOMS ${record.vomsVo}`}, valid until ${record.notAfter}\n`,
+          `${r.vo}: ${r.kind} of ${r.eecDn} (CA ${r.eecCa})` +
+            `${r.vomsVo === null ? '' : `, VOMS ${r.vomsVo}`}, valid until ${r.notAfter}\n`,
         );
       }
     }),

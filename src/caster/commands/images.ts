@@ -7,7 +7,7 @@ import type { JsonObject } from '../../shared/imagelist/model.js';
 import { addImage, removeImage, supersedable, updateImage, type Edit } from '../catalog.js';
 import { isoNow, withContext, type CasterContext } from '../context.js';
 import type { ImageContent, ImageMetadata } from '../entries.js';
-import { sniffFormat } from '../format.js';
+import { sniffFormat, sniffOsName } from '../format.js';
 import { checkImageUrl, measureFile, measureUrl, type ImageFacts } from '../imagefile.js';
 import { progressBar } from '../progress.js';
 import { findAppliance } from '../store/appliances.js';
@@ -28,6 +28,7 @@ interface MetadataFlags {
   title?: string;
   description?: string;
   os?: string;
+  osname?: string;
   osversion?: string;
   arch?: string;
   hypervisor?: string;
@@ -63,6 +64,7 @@ function addMetadataOptions(cmd: Command, titleRequired: boolean): Command {
   return withTitle
     .option('--description <text>', 'dc:description (default: the title)')
     .option('--os <os>', 'sl:os (default Linux)')
+    .option('--osname <name>', 'sl:osname, the distribution (default: from an ISO label, else sl:os)')
     .option('--osversion <version>', 'sl:osversion')
     .option('--arch <arch>', 'sl:arch (default x86_64)')
     .option('--hypervisor <name>', 'hv:hypervisor (default QEMU,KVM)')
@@ -94,6 +96,7 @@ function metadataFrom(flags: MetadataFlags): ImageMetadata {
     title: flags.title,
     description: flags.description,
     os: flags.os,
+    osName: flags.osname,
     osVersion: flags.osversion,
     arch: flags.arch,
     hypervisor: flags.hypervisor,
@@ -136,15 +139,22 @@ async function measure(flags: SourceFlags): Promise<{ content: ImageContent; fac
   return { content: { uri, size: facts.size, sha512: facts.sha512 }, facts };
 }
 
-function detectedFormat(flags: SourceFlags & MetadataFlags, facts: ImageFacts): string | undefined {
-  if (flags.format !== undefined || !flags.detectFormat) return flags.format;
+/**
+ * `hv:format` and `sl:osname` from the content where the flags leave them open. Without
+ * detection and `--format`, readers get `raw` (compat.ts); compressed or packed content has no
+ * format readers could use, so it needs `--format` (checked before anything is written).
+ */
+function detected(flags: SourceFlags & MetadataFlags, facts: ImageFacts): Partial<ImageMetadata> {
+  const osName = flags.osname ?? sniffOsName(facts.header);
+  if (flags.format !== undefined || !flags.detectFormat) return { format: flags.format, osName };
   const sniffed = sniffFormat(facts.header, facts.tail);
   if (sniffed.format === undefined) {
-    process.stderr.write(
-      `${NAME}: warning: the content is ${sniffed.seen}; give --format to set hv:format\n`,
+    throw new VmiError(
+      'USAGE',
+      `the content is ${sniffed.seen}, which readers cannot use as hv:format: give --format`,
     );
   }
-  return sniffed.format;
+  return { format: sniffed.format, osName };
 }
 
 /** Cheap checks before streaming a large image: the names given must exist. */
@@ -175,7 +185,7 @@ export function addImageCommands(program: Command): void {
         const id = await withContext(cmd, async (ctx) => {
           precheck(ctx, listId, flags);
           const { content, facts } = await measure(flags);
-          const meta = { ...metadataFrom(flags), format: detectedFormat(flags, facts) };
+          const meta = { ...metadataFrom(flags), ...detected(flags, facts) };
           return ctx.lock.run(() =>
             addImage(
               { db: ctx.db, now: isoNow(), code: 'USAGE' },
@@ -212,7 +222,7 @@ export function addImageCommands(program: Command): void {
               throw new VmiError('USAGE', `no image ${JSON.stringify(imageId)} in list ${listId}`);
             }
             const { content, facts } = await measure(flags);
-            const meta = { ...metadataFrom(flags), format: detectedFormat(flags, facts) };
+            const meta = { ...metadataFrom(flags), ...detected(flags, facts) };
             return ctx.lock.run(() =>
               updateImage({ db: ctx.db, now: isoNow(), code: 'USAGE' }, listId, imageId, meta, content),
             );

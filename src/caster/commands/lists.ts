@@ -6,6 +6,7 @@ import { assembleDocument, stampDocument } from '../build.js';
 import { createList } from '../catalog.js';
 import { isoNow, withContext } from '../context.js';
 import { DEFAULT_LIFETIME_DAYS, loadListState, nextVersion, readPublishedFile } from '../publish.js';
+import { registeredEmail } from '../readiness.js';
 import { findCredential } from '../store/access.js';
 import { publicationsOf } from '../store/publications.js';
 import { NAME } from './names.js';
@@ -79,12 +80,17 @@ export function addListCommands(program: Command): void {
           const now = new Date(Math.floor(Date.now() / 1000) * 1000);
           const days = flags.lifetimeDays ?? ctx.config.lifetimeDays ?? DEFAULT_LIFETIME_DAYS;
           const until = now.getTime() + days * 86_400_000;
+          const expires = new Date(
+            Math.min(until, Date.parse(credential?.notAfter ?? '9999-12-31T00:00:00Z')),
+          );
           const document: JsonObject = stampDocument(assembleDocument(state), {
             version: nextVersion(state.list.version, onDisk?.version),
             created: now,
-            expires: new Date(Math.min(until, Date.parse(credential?.notAfter ?? '9999-12-31T00:00:00Z'))),
+            expires,
             endorserDn: credential?.eecDn ?? state.list.endorserDn ?? '',
             endorserCa: credential?.eecCa ?? state.list.endorserCa ?? '',
+            imageExpires: new Date(expires.getTime() + days * 86_400_000),
+            endorserEmail: credential === undefined ? undefined : await registeredEmail(credential),
           });
           if (flags.json === true) printJson(document);
           else

@@ -5,7 +5,9 @@ import { VmiError } from '../../shared/errors.js';
 import { addTrustOptions, chainPolicyFrom, type TrustFlags } from '../../shared/trustopts.js';
 import { withContext } from '../context.js';
 import { DEFAULT_LIFETIME_DAYS, publishLocked } from '../publish.js';
+import { settleProblems, signerProblems } from '../readiness.js';
 import { prepareSigning } from '../signing.js';
+import { urlProblems } from '../urlcheck.js';
 import { requireList } from '../store/lists.js';
 import { NAME } from './names.js';
 
@@ -17,7 +19,12 @@ interface PublishFlags extends TrustFlags {
   lifetimeDays?: number;
   digest?: SigningDigest;
   renew?: boolean;
+  strictCompat?: boolean;
   json?: boolean;
+}
+
+function warn(line: string): void {
+  process.stderr.write(`${NAME}: ${line}\n`);
 }
 
 export function addPublishCommand(program: Command): void {
@@ -43,6 +50,11 @@ export function addPublishCommand(program: Command): void {
         '--renew',
         're-sign the last published content with new dates and a new version (for a daily timer)',
       )
+      .option(
+        '--strict-compat',
+        'refuse, instead of warning, when a reader will not take the list (proxy signer, DN that ' +
+          'readers write differently, https URL with a certificate only grid CAs trust)',
+      )
       .option('--json', 'print the result as JSON'),
   ).action(
     action(NAME, async (listId: string, flags: PublishFlags, cmd: Command) => {
@@ -63,7 +75,11 @@ export function addPublishCommand(program: Command): void {
           digest: flags.digest ?? ctx.config.digest ?? 'sha256',
           now,
         });
-        return ctx.lock.run(() =>
+        // Checked before the lock and before anything is written: a refusal changes nothing.
+        const problems = [...signerProblems(setup.checked), ...(await urlProblems(list.uri, setup.store))];
+        const strict = flags.strictCompat ?? ctx.config.strictCompat ?? false;
+        const warnings = settleProblems(problems, strict, warn);
+        const published = await ctx.lock.run(() =>
           publishLocked(ctx.db, setup, {
             listId,
             outPath: flags.out,
@@ -72,6 +88,7 @@ export function addPublishCommand(program: Command): void {
             now,
           }),
         );
+        return { ...published, warnings };
       });
       if (flags.json === true) printJson({ ok: true, ...result });
       else

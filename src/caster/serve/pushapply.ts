@@ -39,6 +39,7 @@ function metadataOf(image: PushNewImage): ImageMetadata {
     title: image.title,
     description: image.description,
     os: image.os,
+    osName: image.osname,
     osVersion: image.osversion,
     arch: image.arch,
     hypervisor: image.hypervisor,

@@ -25,6 +25,7 @@ export interface PushNewImage {
   size: number;
   sha512: string;
   os: string;
+  osname?: string;
   osversion: string;
   arch: string;
   hypervisor: string;
@@ -68,6 +69,7 @@ const newImageSchema = {
     size: { type: 'integer', minimum: 0, maximum: Number.MAX_SAFE_INTEGER },
     sha512: { type: 'string', pattern: '^[0-9a-fA-F]{128}$' },
     os: short,
+    osname: short,
     osversion: { type: 'string', maxLength: 256 },
     arch: short,
     hypervisor: short,

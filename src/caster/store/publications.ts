@@ -73,7 +73,10 @@ export function publicationsOf(db: Db, listId: string): PublicationRecord[] {
   ).map(fromRow);
 }
 
-/** The last publication of a list with the document it signed. */
+/**
+ * The last publication of a list with its document: unstamped since issue 17 (a renewal stamps
+ * it again, image expiries included); stamped in rows of earlier releases, which stamps alike.
+ */
 export function lastPublication(
   db: Db,
   listId: string,
