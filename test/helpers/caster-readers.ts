@@ -4,9 +4,11 @@
  * reader would do with a signed list (refuse it, crash, drop an image), and `publishScenarios`
  * publishes lists the way a VO manager does, with default flags only.
  */
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
 import { join } from 'node:path';
 import { caster } from './caster-cli.js';
 import { startPushWorld } from './caster-push.js';
@@ -221,9 +223,8 @@ export async function publishScenarios(): Promise<{ lists: PublishedList[]; clos
   };
 }
 
-/** The verified payload of a published list, and single-key changes of it, for rule checks. */ export function readPayload(
-  list: Pick<PublishedList, 'file' | 'caDir'>,
-): Obj {
+/** The verified payload of a published list, and single-key changes of it, for rule checks. */
+export function readPayload(list: Pick<PublishedList, 'file' | 'caDir'>): Obj {
   const text = execFileSync('openssl', ['smime', '-verify', '-in', list.file, '-CApath', list.caDir], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
@@ -252,4 +253,42 @@ export function withImageValue(doc: Obj, key: string, value: unknown): Obj {
   const [first] = images(copy);
   if (first !== undefined) first[key] = value;
   return copy;
+}
+
+/**
+ * One reader's contract: every scenario published with default flags passes its rules, then
+ * `checks` runs on the first list's payload (that the rules catch what the reader refuses).
+ */
+export function readerContract(
+  rules: ReaderRules,
+  checks: { name: string; run: (doc: Obj) => void }[],
+  extra?: { name: string; run: () => Promise<void> },
+): void {
+  describe(`${rules.name} takes every list vmicaster publishes with default flags`, () => {
+    let lists: PublishedList[] = [];
+    let close: () => Promise<void> = () => Promise.resolve();
+
+    before(async () => {
+      ({ lists, close } = await publishScenarios());
+    });
+    after(() => close());
+
+    if (extra !== undefined) it(extra.name, extra.run);
+
+    for (const scenario of SCENARIOS) {
+      it(`after ${scenario}`, async () => {
+        const list = lists.find((l) => l.name === scenario);
+        assert.ok(list !== undefined);
+        assert.deepEqual(await readerProblems(rules, list.file, list.caDir), []);
+      });
+    }
+
+    for (const check of checks) {
+      it(check.name, () => {
+        const [list] = lists;
+        assert.ok(list !== undefined);
+        check.run(readPayload(list));
+      });
+    }
+  });
 }

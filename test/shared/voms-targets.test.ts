@@ -9,7 +9,6 @@ import { OID } from '../../src/shared/pki/oids.js';
 import { collectVoms, type VomsDir } from '../../src/shared/pki/voms.js';
 import { INTERMEDIATE_DN, listFor, makeGrid, signDocument, type Grid } from '../helpers/grid.js';
 import { tempDir } from '../helpers/tmp.js';
-import { issue, type TestCert } from '../helpers/x509.js';
 import { checkRow, ourVerdict, type Row, type Trust } from './table.js';
 import {
   fakeProxy,
@@ -19,6 +18,12 @@ import {
   writeVomsDir,
   type FakeProxy,
   type FakeProxyOptions,
+  FQAN,
+  hostCert,
+  OTHER_VO,
+  STRICTER,
+  VO,
+  VOMS_DN,
 } from './vomskit.js';
 
 /**
@@ -27,22 +32,6 @@ import {
  * so a targeted AC is refused; an FQAN outside `/<vo>` voids the whole AC. Proxies are made
  * by the real voms-proxy-fake; OpenSSL ignores attribute certificates and accepts them all.
  */
-
-const VO = 'vo.example.org';
-const OTHER_VO = 'other.example.net';
-const FQAN = `/${VO}/Role=NULL/Capability=NULL`;
-const VOMS_DN = '/DC=org/DC=example/CN=voms.example.org';
-const STRICTER = 'VOMS (OpenSSL ignores attribute certificates)' as const;
-
-function hostCert(subject: string, issuer: TestCert): TestCert {
-  return issue({
-    subject,
-    issuer,
-    ca: false,
-    keyUsage: ['digitalSignature', 'keyEncipherment'],
-    extKeyUsage: ['serverAuth', 'clientAuth'],
-  });
-}
 
 describe('VOMS AC targets and FQANs (voms-proxy-fake)', { skip: VOMS_SKIP }, () => {
   let grid: Grid;

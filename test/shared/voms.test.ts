@@ -13,9 +13,22 @@ import {
   type Grid,
 } from '../helpers/grid.js';
 import { tempDir } from '../helpers/tmp.js';
-import { issue, makeProxy, type TestCert } from '../helpers/x509.js';
+import { issue, makeProxy } from '../helpers/x509.js';
 import { checkRow, ourVerdict, type Row, type Trust } from './table.js';
-import { fakeProxy, HAVE_VOMS, VOMS_SKIP, vomsExtensionOf, writeVomsDir, type FakeProxy } from './vomskit.js';
+import {
+  fakeProxy,
+  HAVE_VOMS,
+  VOMS_SKIP,
+  vomsExtensionOf,
+  writeVomsDir,
+  type FakeProxy,
+  FQAN,
+  hostCert,
+  OTHER_VO,
+  STRICTER,
+  VO,
+  VOMS_DN,
+} from './vomskit.js';
 
 /**
  * VOMS rows of the tamper table, with proxies made by the real voms-proxy-fake. OpenSSL
@@ -23,22 +36,7 @@ import { fakeProxy, HAVE_VOMS, VOMS_SKIP, vomsExtensionOf, writeVomsDir, type Fa
  * asserts that, and the documented reason.
  */
 
-const VO = 'vo.example.org';
-const OTHER_VO = 'other.example.net';
-const FQAN = `/${VO}/Role=NULL/Capability=NULL`;
 const MANAGER = `/${VO}/prod/Role=manager/Capability=NULL`;
-const VOMS_DN = '/DC=org/DC=example/CN=voms.example.org';
-const STRICTER = 'VOMS (OpenSSL ignores attribute certificates)' as const;
-
-function hostCert(subject: string, issuer: TestCert): TestCert {
-  return issue({
-    subject,
-    issuer,
-    ca: false,
-    keyUsage: ['digitalSignature', 'keyEncipherment'],
-    extKeyUsage: ['serverAuth', 'clientAuth'],
-  });
-}
 
 describe('VOMS attribute certificates (voms-proxy-fake)', { skip: VOMS_SKIP }, () => {
   let grid: Grid;

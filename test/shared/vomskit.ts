@@ -12,10 +12,28 @@ import { OID } from '../../src/shared/pki/oids.js';
 import { pemBlocks } from '../../src/shared/pki/pem.js';
 import { loadVomsDir } from '../../src/shared/pki/vomsdir.js';
 import type { VomsDir } from '../../src/shared/pki/voms.js';
-import type { TestCert } from '../helpers/x509.js';
+import { issue, type TestCert } from '../helpers/x509.js';
 import { haveTool } from './openssl.js';
 
 export const HAVE_VOMS = haveTool('voms-proxy-fake');
+
+/** The VO, FQAN and VOMS server of the VOMS tables, and OpenSSL's documented difference. */
+export const VO = 'vo.example.org';
+export const OTHER_VO = 'other.example.net';
+export const FQAN = `/${VO}/Role=NULL/Capability=NULL`;
+export const VOMS_DN = '/DC=org/DC=example/CN=voms.example.org';
+export const STRICTER = 'VOMS (OpenSSL ignores attribute certificates)' as const;
+
+/** A VOMS server's host certificate. */
+export function hostCert(subject: string, issuer: TestCert): TestCert {
+  return issue({
+    subject,
+    issuer,
+    ca: false,
+    keyUsage: ['digitalSignature', 'keyEncipherment'],
+    extKeyUsage: ['serverAuth', 'clientAuth'],
+  });
+}
 const IN_CI = process.env['VMICAST_CI'] === '1';
 
 /** Skip reason outside CI when voms-proxy-fake is missing; in CI the tests run and fail. */

@@ -6,16 +6,11 @@
  * timezone-marked dc:date:expires.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
 import {
   documentProblems,
-  publishScenarios,
-  readerProblems,
-  SCENARIOS,
+  readerContract,
   ZONED_DATE,
-  type PublishedList,
   type ReaderRules,
-  readPayload,
   withoutImageKey,
 } from '../../helpers/caster-readers.js';
 
@@ -58,32 +53,16 @@ const ATROPE: ReaderRules = {
   acceptsProxySigner: false,
 };
 
-describe('atrope 2.1 takes every list vmicaster publishes with default flags', () => {
-  let lists: PublishedList[] = [];
-  let close: () => Promise<void> = () => Promise.resolve();
-
-  before(async () => {
-    ({ lists, close } = await publishScenarios());
-  });
-  after(() => close());
-
-  for (const scenario of SCENARIOS) {
-    it(`after ${scenario}`, async () => {
-      const list = lists.find((l) => l.name === scenario);
-      assert.ok(list !== undefined);
-      assert.deepEqual(await readerProblems(ATROPE, list.file, list.caDir), []);
-    });
-  }
-
-  it('has rules that catch what refused and crashed it before (issue 17)', () => {
-    const [list] = lists;
-    assert.ok(list !== undefined);
-    const doc = readPayload(list);
-    assert.match(
-      documentProblems(ATROPE, withoutImageKey(doc, 'ad:group')).join(),
-      /refuses the list: .* lacks ad:group/,
-    );
-    assert.match(documentProblems(ATROPE, withoutImageKey(doc, 'hv:format')).join(), /refuses the list/);
-    assert.match(documentProblems(ATROPE, withoutImageKey(doc, 'dc:date:expires')).join(), /crashes: /);
-  });
-});
+readerContract(ATROPE, [
+  {
+    name: 'has rules that catch what refused and crashed it before (issue 17)',
+    run: (doc) => {
+      assert.match(
+        documentProblems(ATROPE, withoutImageKey(doc, 'ad:group')).join(),
+        /refuses the list: .* lacks ad:group/,
+      );
+      assert.match(documentProblems(ATROPE, withoutImageKey(doc, 'hv:format')).join(), /refuses the list/);
+      assert.match(documentProblems(ATROPE, withoutImageKey(doc, 'dc:date:expires')).join(), /crashes: /);
+    },
+  },
+]);

@@ -5,17 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
 import {
   documentProblems,
   EXACT_DATE,
-  publishScenarios,
+  readerContract,
   readerProblems,
-  readPayload,
-  SCENARIOS,
-  withoutImageKey,
-  type PublishedList,
   type ReaderRules,
+  withoutImageKey,
 } from '../../helpers/caster-readers.js';
 
 const CLOUDKEEPER: ReaderRules = {
@@ -67,34 +63,25 @@ const CLOUDKEEPER: ReaderRules = {
 
 const FIXTURES = new URL('../../fixtures/interop/cloudkeeper/', import.meta.url).pathname;
 
-describe('cloudkeeper takes every list vmicaster publishes with default flags', () => {
-  let lists: PublishedList[] = [];
-  let close: () => Promise<void> = () => Promise.resolve();
-
-  before(async () => {
-    ({ lists, close } = await publishScenarios());
-  });
-  after(() => close());
-
-  it('has rules that every AppDB list of the fixtures meets', async () => {
-    for (const name of ['imagelist01', 'imagelist02', 'imagelist03', 'imagelist04']) {
-      const file = join(FIXTURES, `${name}.signed`);
-      assert.deepEqual(await readerProblems(CLOUDKEEPER, file, join(FIXTURES, 'ca')), [], name);
-    }
-  });
-
-  for (const scenario of SCENARIOS) {
-    it(`after ${scenario}`, async () => {
-      const list = lists.find((l) => l.name === scenario);
-      assert.ok(list !== undefined);
-      assert.deepEqual(await readerProblems(CLOUDKEEPER, list.file, list.caDir), []);
-    });
-  }
-
-  it('has rules that catch an image without the AppDB keys', () => {
-    const [list] = lists;
-    assert.ok(list !== undefined);
-    const doc = readPayload(list);
-    assert.match(documentProblems(CLOUDKEEPER, withoutImageKey(doc, 'ad:mpuri')).join(), /lacks ad:mpuri/);
-  });
-});
+readerContract(
+  CLOUDKEEPER,
+  [
+    {
+      name: 'has rules that catch an image without the AppDB keys',
+      run: (doc) =>
+        assert.match(
+          documentProblems(CLOUDKEEPER, withoutImageKey(doc, 'ad:mpuri')).join(),
+          /lacks ad:mpuri/,
+        ),
+    },
+  ],
+  {
+    name: 'has rules that every AppDB list of the fixtures meets',
+    run: async () => {
+      for (const name of ['imagelist01', 'imagelist02', 'imagelist03', 'imagelist04']) {
+        const file = join(FIXTURES, `${name}.signed`);
+        assert.deepEqual(await readerProblems(CLOUDKEEPER, file, join(FIXTURES, 'ca')), [], name);
+      }
+    },
+  },
+);

@@ -5,17 +5,12 @@
  * crashes on an array), and hv:dn/hv:ca compared as OpenSSL oneline strings.
  */
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
 import {
   documentProblems,
   EXACT_DATE,
-  publishScenarios,
-  readerProblems,
-  readPayload,
-  SCENARIOS,
-  withImageValue,
-  type PublishedList,
+  readerContract,
   type ReaderRules,
+  withImageValue,
 } from '../../helpers/caster-readers.js';
 
 const VMCATCHER: ReaderRules = {
@@ -54,35 +49,19 @@ const VMCATCHER: ReaderRules = {
   acceptsProxySigner: false,
 };
 
-describe('vmcatcher takes every list vmicaster publishes with default flags', () => {
-  let lists: PublishedList[] = [];
-  let close: () => Promise<void> = () => Promise.resolve();
-
-  before(async () => {
-    ({ lists, close } = await publishScenarios());
-  });
-  after(() => close());
-
-  for (const scenario of SCENARIOS) {
-    it(`after ${scenario}`, async () => {
-      const list = lists.find((l) => l.name === scenario);
-      assert.ok(list !== undefined);
-      assert.deepEqual(await readerProblems(VMCATCHER, list.file, list.caDir), []);
-    });
-  }
-
-  it('has rules that catch empty values, endorser arrays and other date forms', () => {
-    const [list] = lists;
-    assert.ok(list !== undefined);
-    const doc = readPayload(list);
-    assert.match(
-      documentProblems(VMCATCHER, withImageValue(doc, 'sl:osversion', '')).join(),
-      /drops the image/,
-    );
-    const body = doc['hv:imagelist'] as Record<string, unknown>;
-    const array = { 'hv:imagelist': { ...body, 'hv:endorser': [body['hv:endorser']] } };
-    assert.match(documentProblems(VMCATCHER, array).join(), /crashes: hv:endorser is an array/);
-    const dated = { 'hv:imagelist': { ...body, 'dc:date:expires': '2030-01-01T00:00:00+00:00' } };
-    assert.match(documentProblems(VMCATCHER, dated).join(), /refuses the list: dc:date:expires/);
-  });
-});
+readerContract(VMCATCHER, [
+  {
+    name: 'has rules that catch empty values, endorser arrays and other date forms',
+    run: (doc) => {
+      assert.match(
+        documentProblems(VMCATCHER, withImageValue(doc, 'sl:osversion', '')).join(),
+        /drops the image/,
+      );
+      const body = doc['hv:imagelist'] as Record<string, unknown>;
+      const array = { 'hv:imagelist': { ...body, 'hv:endorser': [body['hv:endorser']] } };
+      assert.match(documentProblems(VMCATCHER, array).join(), /crashes: hv:endorser is an array/);
+      const dated = { 'hv:imagelist': { ...body, 'dc:date:expires': '2030-01-01T00:00:00+00:00' } };
+      assert.match(documentProblems(VMCATCHER, dated).join(), /refuses the list: dc:date:expires/);
+    },
+  },
+]);
