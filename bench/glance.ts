@@ -2,7 +2,7 @@
  * Benchmark 7, delivery (issues 9 and 6): a 2 GiB raw image (quick: 128 MiB) streamed
  * into a real OpenStack Glance (Debian's glance-api on 127.0.0.1 without Keystone, started
  * with scripts/glance/run-glance.sh) by the catcher's glance backend
- * (src/catcher/backends/glance.ts through deliverDiskFile, run from dist/ in a process of
+ * (src/catcher/backends/glance/backend.ts through deliverDiskFile, run from dist/ in a process of
  * its own: create the record with every property, PUT /v2/images/{id}/file streaming,
  * check Glance's digest) against `curl -T FILE` to the same endpoint (the record created
  * beforehand, not timed). Throughput ratio and the peak RSS of the node process

@@ -2,7 +2,7 @@
  * Benchmark 6, scaling (issue 9):
  *   a. one `vmicatcher sync` over 100 and 1,000 subscriptions (quick: 5 and 20) whose
  *      lists all answer 304 to the conditional GET: time and peak RSS, and the growth;
- *   b. the pure `reconcile()` of src/catcher/reconcile.ts on lists of 100, 1,000 and
+ *   b. the pure `reconcile()` of src/catcher/sync/reconcile.ts on lists of 100, 1,000 and
  *      10,000 images (quick: 50 and 200) with 1% of the images changed in place;
  *   c. `vmicatcher sync` with the store, one subscription whose list has 100, 1,000 and
  *      10,000 images of 4 KiB (quick: 50 and 200): the first sync (all downloaded), a new
@@ -19,7 +19,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { reconcile, entryKey, type StoredImage } from '../src/catcher/reconcile.js';
+import { reconcile, entryKey, type StoredImage } from '../src/catcher/sync/reconcile.js';
 import { parseImageList } from '../src/shared/imagelist/parse.js';
 import { listFor } from '../test/helpers/grid.js';
 import { makeImage } from '../test/helpers/lists.js';

@@ -1,18 +1,23 @@
 // The main job on an embedded default, end to end on 127.0.0.1 (README: `npm run demo`):
 // a throw-away CA and publisher certificate, vmicaster publishes and serves a signed list,
 // vmicatcher subscribes, syncs, verifies and caches the image, and shows what it holds.
+// Each program's configuration lives in its home (<home>/vmicaster.yaml, <home>/vmicatcher.yaml),
+// so `--home DIR` alone, as in the closing hint, uses the demo's trust store.
+// VMICAST_DEMO_DIR moves the throw-away directory (default .demo in the repository; emptied first).
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 const root = new URL('..', import.meta.url).pathname;
-const demo = join(root, '.demo');
+const demo = resolve(process.env.VMICAST_DEMO_DIR || join(root, '.demo'));
 const caster = join(root, 'dist/caster/main.js');
 const catcher = join(root, 'dist/catcher/main.js');
 const VO = 'demo.vo.example.org';
 
 const step = (text) => process.stdout.write(`\n== ${text}\n`);
+// The hint is printed for a shell: quote what a shell would split or expand.
+const shellWord = (word) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", "'\\''")}'`);
 const openssl = (...args) =>
   execFileSync('openssl', args, { cwd: demo, stdio: ['ignore', 'pipe', 'pipe'] }).toString();
 function run(program, args, { show = true } = {}) {
@@ -24,10 +29,7 @@ function run(program, args, { show = true } = {}) {
   return out.trim();
 }
 const vmicaster = (...args) => run(caster, ['--home', join(demo, 'caster'), ...args], { show: false });
-const vmicatcher = (...args) =>
-  run(catcher, ['--home', join(demo, 'catcher'), '--config', join(demo, 'catcher.yaml'), ...args], {
-    show: false,
-  });
+const vmicatcher = (...args) => run(catcher, ['--home', join(demo, 'catcher'), ...args], { show: false });
 
 rmSync(demo, { recursive: true, force: true });
 for (const dir of ['ca', 'certificates', 'www/images', 'caster', 'catcher'])
@@ -36,7 +38,7 @@ for (const dir of ['ca', 'certificates', 'www/images', 'caster', 'catcher'])
 step('1. A throw-away grid CA, its CRL, and a publisher certificate (openssl)');
 writeFileSync(
   join(demo, 'ca/openssl.cnf'),
-  `[ca]\ndefault_ca = demo\n[demo]\ndatabase = ${demo}/ca/index.txt\ncrlnumber = ${demo}/ca/crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n` +
+  `[ca]\ndefault_ca = demo\n[demo]\ndatabase = ca/index.txt\ncrlnumber = ca/crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\n` +
     `[req]\ndistinguished_name = dn\n[dn]\n[v3_ca]\nbasicConstraints = critical, CA:TRUE\nkeyUsage = critical, keyCertSign, cRLSign\nsubjectKeyIdentifier = hash\n` +
     `[v3_signer]\nbasicConstraints = critical, CA:FALSE\nkeyUsage = critical, digitalSignature, nonRepudiation\nextendedKeyUsage = emailProtection\n` +
     `subjectKeyIdentifier = hash\nauthorityKeyIdentifier = keyid\n`,
@@ -115,6 +117,9 @@ console.log(`CA /DC=org/DC=example/CN=Demo CA in ${demo}/certificates (${hash}.0
 
 step('2. vmicaster: register the signing credential for the VO');
 const caDir = join(demo, 'certificates');
+// JSON strings are YAML strings: any directory name reads back as written.
+const yamlString = JSON.stringify;
+writeFileSync(join(demo, 'caster/vmicaster.yaml'), `caDir: ${yamlString(caDir)}\n`);
 vmicaster(
   'credential',
   'add',
@@ -124,8 +129,6 @@ vmicaster(
   join(demo, 'ca/publisher.pem'),
   '--key',
   join(demo, 'ca/publisher.key'),
-  '--ca-dir',
-  caDir,
 );
 console.log(`credential for ${VO}: /DC=org/DC=example/O=Hosts/CN=publisher.demo.example.org`);
 
@@ -141,8 +144,6 @@ const server = spawn(
     '127.0.0.1:0',
     '--root',
     join(demo, 'www'),
-    '--ca-dir',
-    caDir,
     '--json',
   ],
   {
@@ -192,9 +193,7 @@ try {
     '--osversion',
     '9',
   );
-  const published = JSON.parse(
-    vmicaster('publish', list, '--out', join(demo, 'www/demo.list'), '--ca-dir', caDir, '--json'),
-  );
+  const published = JSON.parse(vmicaster('publish', list, '--out', join(demo, 'www/demo.list'), '--json'));
   console.log(
     `list ${list}, image ${id}, published version ${published.version ?? JSON.stringify(published)}`,
   );
@@ -209,8 +208,9 @@ try {
 
   step('6. vmicatcher: subscribe (pinning the endorser), sync, list images');
   writeFileSync(
-    join(demo, 'catcher.yaml'),
-    `caDir: ${caDir}\nvomsDir: ${join(demo, 'vomsdir')}\nbackends:\n  - { type: directory, name: demo-site, path: ${join(demo, 'site')} }\n`,
+    join(demo, 'catcher/vmicatcher.yaml'),
+    `caDir: ${yamlString(caDir)}\nvomsDir: ${yamlString(join(demo, 'vomsdir'))}\n` +
+      `backends:\n  - { type: directory, name: demo-site, path: ${yamlString(join(demo, 'site'))} }\n`,
   );
   const sub = vmicatcher(
     'subscribe',
@@ -241,9 +241,9 @@ try {
   console.log(
     `Everything is under ${demo}: the CA, the caster state, the web root, the catcher state and cache,`,
   );
-  console.log(
-    `and the directory backend at ${join(demo, 'site')}. Status: node dist/catcher/main.js --home ${join(demo, 'catcher')} status`,
-  );
+  console.log(`and the directory backend at ${join(demo, 'site')}. What the catcher holds:`);
+  const hint = [process.execPath, catcher, '--home', join(demo, 'catcher'), 'status'];
+  console.log(`Status: ${hint.map(shellWord).join(' ')}`);
 } finally {
   server.kill('SIGTERM');
 }

@@ -3,8 +3,8 @@
 // RSS is that of a real delivery and not of the benchmark harness.
 //   node bench/lib/glance-deliver.mjs ENDPOINT FILE SHA512 WORKDIR
 // Prints {"refs": [...], "size": N} on success.
-import { createGlanceBackend } from '../../dist/catcher/backends/glance.js';
-import { deliverDiskFile } from '../../dist/catcher/backends/glance-deliver-file.js';
+import { createGlanceBackend } from '../../dist/catcher/backends/glance/backend.js';
+import { deliverDiskFile } from '../../dist/catcher/backends/glance/deliver-file.js';
 import { silentLogger } from '../../dist/shared/log.js';
 
 const [endpoint, path, sha512, workDir] = process.argv.slice(2);

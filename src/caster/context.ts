@@ -1,27 +1,16 @@
 import { readFile } from 'node:fs/promises';
-import { Ajv } from 'ajv';
 import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
-import type { SigningDigest } from '../shared/cms.js';
 import { VmiError } from '../shared/errors.js';
-import { resolveHome } from '../shared/home.js';
+import { findConfigFile, resolveHome } from '../shared/home.js';
 import { createLogger, type Logger } from '../shared/log.js';
+import { deepFreeze, validatorFor, type FromSchema } from '../shared/schema.js';
 import { openCasterDatabase, WriteLock, type Db } from './store/db.js';
 
 /**
  * The composition root of one command: configuration (validated, defaulted and frozen at
  * the edge), the state directory, the database with its write lock, and the logger.
  */
-
-export interface CasterConfig {
-  home?: string;
-  caDir?: string;
-  vomsDir?: string;
-  lifetimeDays?: number;
-  digest?: SigningDigest;
-  /** Refuse, instead of warning, what some reader will not take (docs/caster.md, "Readers"). */
-  strictCompat?: boolean;
-}
 
 const configSchema = {
   type: 'object',
@@ -32,11 +21,18 @@ const configSchema = {
     vomsDir: { type: 'string', minLength: 1 },
     lifetimeDays: { type: 'integer', minimum: 1, maximum: 3650 },
     digest: { enum: ['sha256', 'sha384', 'sha512'] },
+    /** Refuse, instead of warning, what some reader will not take (docs/caster.md, "Readers"). */
     strictCompat: { type: 'boolean' },
   },
 } as const;
 
-const validateConfig = new Ajv({ allErrors: false, strict: true }).compile(configSchema);
+/**
+ * The caster configuration file. Every key is optional and has no schema default: each
+ * one is overridden by a command-line flag, and the command applies its default after both.
+ */
+export type CasterConfig = FromSchema<typeof configSchema>;
+
+const validateConfig = validatorFor<CasterConfig>(configSchema);
 
 export async function loadConfig(path: string | undefined): Promise<Readonly<CasterConfig>> {
   if (path === undefined) return Object.freeze({});
@@ -53,7 +49,7 @@ export async function loadConfig(path: string | undefined): Promise<Readonly<Cas
     const where = first?.instancePath === '' ? 'configuration' : (first?.instancePath ?? 'configuration');
     throw new VmiError('CONFIG_INVALID', `${path}: ${where} ${first?.message ?? 'is invalid'}`);
   }
-  return Object.freeze({ ...(value as CasterConfig) });
+  return deepFreeze(value);
 }
 
 export interface CasterContext {
@@ -67,7 +63,9 @@ export interface CasterContext {
 
 export async function openContext(cmd: Command): Promise<CasterContext> {
   const globals = cmd.optsWithGlobals<{ home?: string; config?: string }>();
-  const config = await loadConfig(globals.config);
+  // `--config` wins; else `<home>/vmicaster.yaml` when it exists; else no file (docs/caster.md).
+  const homeForConfig = resolveHome('vmicaster', globals.home);
+  const config = await loadConfig(await findConfigFile('vmicaster', homeForConfig, globals.config));
   const home = resolveHome('vmicaster', globals.home ?? config.home);
   const db = await openCasterDatabase(home);
   return {

@@ -38,7 +38,7 @@ export function buildProgram(): Command {
       '--home <dir>',
       'state directory (default $VMICASTER_HOME, /var/lib/vmicaster as root, else XDG data dir)',
     )
-    .option('--config <file>', 'configuration file (YAML)');
+    .option('--config <file>', 'configuration file (YAML; default <home>/vmicaster.yaml when it exists)');
 
   program
     .command('sign')

@@ -12,7 +12,7 @@ import type { TrustStore } from '../shared/pki/truststore.js';
 import type { VomsDir } from '../shared/pki/voms.js';
 import { loadVomsDir } from '../shared/pki/vomsdir.js';
 import { createBackends, type Backends } from './backends/index.js';
-import { CacheLayout } from './cache.js';
+import { CacheLayout } from './cache/layout.js';
 import type { CatcherConfig } from './config.js';
 import { MIGRATIONS } from './store/schema.js';
 

@@ -2,8 +2,8 @@
 import { Command } from 'commander';
 import { runProgram } from '../shared/cli.js';
 import { addVerifyCommand } from '../shared/verifycli.js';
-import { addCatcherCommands } from './commands.js';
-import { addOpsCommands } from './ops/commands.js';
+import { addCatcherCommands } from './cli/lists.js';
+import { addOpsCommands } from './cli/ops.js';
 import { VERSION } from '../shared/version.js';
 
 const NAME = 'vmicatcher';
@@ -16,7 +16,7 @@ export function buildProgram(): Command {
       '--home <dir>',
       'state directory (default $VMICATCHER_HOME, /var/lib/vmicatcher as root, else XDG data dir)',
     )
-    .option('--config <file>', 'configuration file (YAML)');
+    .option('--config <file>', 'configuration file (YAML; default <home>/vmicatcher.yaml when it exists)');
   addVerifyCommand(program, NAME);
   addCatcherCommands(program);
   addOpsCommands(program);

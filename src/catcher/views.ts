@@ -1,8 +1,9 @@
 import type { Db } from '../shared/db.js';
 import { deliveriesOf } from './store/deliveries.js';
-import { instances, type InstanceRow } from './store/images.js';
+import { currentInstances, type InstanceRow } from './store/instances.js';
+import { listSummaries } from './store/lists.js';
 import { imageRefusals, type ImageRefusal } from './store/refusals.js';
-import { currentListInstance, listSubscriptions } from './store/subscriptions.js';
+import { listSubscriptions } from './store/subscriptions.js';
 
 /** What `subscriptions --json`, `images --json` and the status endpoint show (CONTRACT.md). */
 
@@ -24,8 +25,9 @@ export interface SubscriptionView {
 }
 
 export function subscriptionViews(db: Db): SubscriptionView[] {
+  const lists = listSummaries(db);
   return listSubscriptions(db).map((s) => {
-    const current = currentListInstance(db, s.id);
+    const current = lists.get(s.id);
     return {
       id: s.id,
       url: s.url,
@@ -88,7 +90,7 @@ function imageState(inst: InstanceRow, deliveredEverywhere: boolean, backendsHol
 }
 
 export function imageViews(db: Db, deliveryBackends: readonly string[]): ImageView[] {
-  return instances(db, 'i.current = 1').map((inst) => {
+  return currentInstances(db).map((inst) => {
     const records = deliveriesOf(db, inst.id);
     const delivered = (b: string) => records.some((r) => r.backend === b && r.state === 'delivered');
     const hold = records.some((r) => r.state === 'delivered' || r.state === 'deprecated');

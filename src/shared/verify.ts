@@ -38,6 +38,11 @@ export interface VerifyOptions {
   /** Accept a list whose `hv:dn`/`hv:ca` do not name the signer (some legacy lists). */
   allowEndorserMismatch?: boolean | undefined;
   authorization?: Authorization | undefined;
+  /**
+   * False leaves the freshness rules (section 5 step 6) to the caller: the catcher checks
+   * the pinned identifier (step 5) first. Default true.
+   */
+  checkFreshness?: boolean | undefined;
 }
 
 export interface SignerIdentity {
@@ -126,6 +131,6 @@ export function verifySignedList(bytes: Uint8Array, store: TrustStore, options: 
   const attributes = auth.requireVoms === true ? requireVoms(voms, wantedVo, auth.fqan) : undefined;
   const chosen = attributes ?? voms.attributes.find((a) => a.vo === wantedVo) ?? voms.attributes[0];
   const signer: SignerIdentity = { ...identity, vo: chosen?.vo ?? null, fqans: chosen?.fqans ?? [] };
-  checkFreshness(list, now, options.clockSkewMs);
+  if (options.checkFreshness !== false) checkFreshness(list, now, options.clockSkewMs);
   return { signer, list, signedBytes: envelope.signedBytes, canonicalized: signature.canonicalized };
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { CacheLayout, downloadKey } from '../../src/catcher/cache.js';
+import { CacheLayout, downloadKey } from '../../src/catcher/cache/layout.js';
 import { safeFileName } from '../../src/shared/fsutil.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Catcher } from '../../src/catcher/catcher.js';
-import { subscribe } from '../../src/catcher/subscribe.js';
-import { syncOnce } from '../../src/catcher/sync.js';
+import { subscribe } from '../../src/catcher/sync/subscribe.js';
+import { syncOnce } from '../../src/catcher/sync/sync.js';
 import { decodeCertificate } from '../../src/shared/pki/asn1/cert.js';
 import { formatOneline } from '../../src/shared/pki/dn.js';
 import { makeCatcherHome } from '../helpers/catcher.js';

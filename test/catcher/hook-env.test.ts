@@ -3,13 +3,13 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Catcher } from '../../src/catcher/catcher.js';
-import { hookValue, MAX_HOOK_VALUE_BYTES } from '../../src/catcher/events.js';
-import { runHook } from '../../src/catcher/hooks.js';
+import { hookValue, MAX_HOOK_VALUE_BYTES } from '../../src/catcher/events/environment.js';
+import { runHook } from '../../src/catcher/events/hook.js';
 import { silentLogger } from '../../src/shared/log.js';
-import { listEvents } from '../../src/catcher/store/events.js';
-import { instances } from '../../src/catcher/store/images.js';
-import { subscribe } from '../../src/catcher/subscribe.js';
-import { syncOnce } from '../../src/catcher/sync.js';
+import { listEvents } from '../../src/catcher/store/outbox.js';
+import { instancesInState, instancesOfImage } from '../../src/catcher/store/instances.js';
+import { subscribe } from '../../src/catcher/sync/subscribe.js';
+import { syncOnce } from '../../src/catcher/sync/sync.js';
 import { makeCatcherHome, openSubscription } from '../helpers/catcher.js';
 import { labels, recordingHook, type RecordingHook } from '../helpers/hook.js';
 import { Repo, sha512Of, type RepoImage } from '../helpers/repo.js';
@@ -103,7 +103,7 @@ describe('hook environment values from the list', () => {
   });
 
   it('changes nothing else: the image is cached with its listed bytes and metadata', async () => {
-    const rows = instances(catcher.db, 'i.identifier = ?', hostile.identifier);
+    const rows = instancesOfImage(catcher.db, hostile.identifier);
     const [row] = rows;
     assert.ok(row !== undefined && rows.length === 1);
     assert.equal(row.state, 'cached');
@@ -113,7 +113,7 @@ describe('hook environment values from the list', () => {
       const bytes = await readFile(catcher.cache.cached(image.identifier));
       assert.equal(sha512Of(bytes), image.entry['sl:checksum:sha512']);
     }
-    assert.equal(instances(catcher.db, `i.state = 'cached'`).length, 3);
+    assert.equal(instancesInState(catcher.db, 'cached').length, 3);
   });
 });
 

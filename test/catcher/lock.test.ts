@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { acquireSyncLock, LockBusyError } from '../../src/catcher/lock.js';
+import { acquireSyncLock, LockBusyError } from '../../src/catcher/sync/lock.js';
 import { holdSyncLock, LockHolder, syncLockFree } from '../helpers/lock.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Catcher } from '../../src/catcher/catcher.js';
-import { listEvents, type StoredEvent } from '../../src/catcher/store/events.js';
-import { subscribe } from '../../src/catcher/subscribe.js';
-import { syncOnce } from '../../src/catcher/sync.js';
+import { listEvents, type StoredEvent } from '../../src/catcher/store/outbox.js';
+import { subscribe } from '../../src/catcher/sync/subscribe.js';
+import { syncOnce } from '../../src/catcher/sync/sync.js';
 import { makeCatcherHome, openSubscription } from '../helpers/catcher.js';
 import { makeGrid } from '../helpers/grid.js';
 import { labels, recordingHook, type RecordingHook } from '../helpers/hook.js';

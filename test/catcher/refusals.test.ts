@@ -2,8 +2,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Catcher } from '../../src/catcher/catcher.js';
-import { subscribe } from '../../src/catcher/subscribe.js';
-import { syncOnce } from '../../src/catcher/sync.js';
+import { getSubscription } from '../../src/catcher/store/subscriptions.js';
+import { subscribe } from '../../src/catcher/sync/subscribe.js';
+import { syncOnce } from '../../src/catcher/sync/sync.js';
 import { subscriptionViews } from '../../src/catcher/views.js';
 import { makeCatcherHome } from '../helpers/catcher.js';
 import { issue } from '../helpers/x509.js';
@@ -92,6 +93,18 @@ describe('refused lists leave the state unchanged', () => {
       () => repo.publish({ version: '6', identifier: randomUUID() }),
     ],
     [
+      // SPEC order: the identifier (step 5) is checked before freshness (step 6).
+      'an expired list with another identifier',
+      'LIST_IDENTIFIER_CHANGED',
+      () =>
+        repo.publish({
+          version: '6',
+          identifier: randomUUID(),
+          expires: new Date(Date.now() - 60_000),
+          created: new Date(Date.now() - 2 * HOUR),
+        }),
+    ],
+    [
       'an endorser the subscription does not trust',
       'ENDORSER_UNAUTHORIZED',
       () => {
@@ -140,6 +153,10 @@ describe('refused lists leave the state unchanged', () => {
       );
       const [view] = subscriptionViews(catcher.db);
       assert.equal(view?.lastError?.code, code);
+      // The attempt is recorded with its outcome.
+      const stored = getSubscription(catcher.db, view.id);
+      assert.equal(stored?.lastAttemptAt, report.now);
+      assert.equal(stored.lastError?.at, report.now);
       assert.equal(view.version, '5');
     });
   }

@@ -4,7 +4,7 @@ import type { CatcherRun } from '../helpers/catcher-cli.js';
 import { ensureBuilt } from '../helpers/caster-cli.js';
 import type { RepoImage } from '../helpers/repo.js';
 import { assertBackendVerified, assertDelivered, assertSynced, Site, type Observation } from './harness.js';
-import { downloadKey } from '../../src/catcher/cache.js';
+import { downloadKey } from '../../src/catcher/cache/layout.js';
 import { IMAGE_ATTACKS, type ImageRow } from './scenarios.js';
 import { Simulator } from './simulator.js';
 
@@ -76,7 +76,7 @@ describe('conformance: image attacks through vmicatcher (SPEC.md section 6, TUF)
     assert.equal(view.state, 'selected');
     assert.equal(after1.cache[id], undefined, 'not in the cache');
     assert.equal(after1.backend[id], undefined, 'not in the backend');
-    // vmicast's own names for this download (src/catcher/cache.ts): `.<key>.<random>.part|ok`.
+    // vmicast's own names for this download (src/catcher/cache/layout.ts): `.<key>.<random>.part|ok`.
     const key = downloadKey({
       subscriptionId: sim.listId,
       identifier: id,

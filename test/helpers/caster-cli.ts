@@ -61,6 +61,9 @@ export function ensureBuilt(): void {
         encoding: 'utf8',
       });
       if (builtAt() === 0) throw new Error(`build failed:\n${result.stdout}${result.stderr}`);
+      // The rest of `npm run build`: the status page's browser script.
+      const page = spawnSync(process.execPath, ['scripts/build-page.mjs'], { cwd: REPO, encoding: 'utf8' });
+      if (page.status !== 0) throw new Error(`page build failed:\n${page.stdout}${page.stderr}`);
     }
     writeFileSync(marker, '');
     checked = true;

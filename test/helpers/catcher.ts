@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { openCatcher, type Catcher } from '../../src/catcher/catcher.js';
 import { resolveConfig } from '../../src/catcher/config.js';
-import type { SubscribeRequest } from '../../src/catcher/subscribe.js';
+import type { SubscribeRequest } from '../../src/catcher/sync/subscribe.js';
 import { silentLogger } from '../../src/shared/log.js';
 import type { Grid } from './grid.js';
 import { tempDir } from './tmp.js';

@@ -15,7 +15,7 @@ import { delimiter, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { GlanceTestIdentity } from '../../src/catcher/backends/glance-config.js';
+import type { GlanceTestIdentity } from '../../src/catcher/backends/glance/config.js';
 import { tempDir } from './tmp.js';
 
 const run = promisify(execFile);

@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline';
-import { acquireSyncLock, type SyncLock } from '../../src/catcher/lock.js';
+import { acquireSyncLock, type SyncLock } from '../../src/catcher/sync/lock.js';
 
 /**
  * A process that takes the sync lock of one home on command, for the lock tests and for

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { acquireSyncLock, LockBusyError } from '../../src/catcher/lock.js';
+import { acquireSyncLock, LockBusyError } from '../../src/catcher/sync/lock.js';
 
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
 const HOLDER = join(REPO, 'test/helpers/lock-holder.ts');

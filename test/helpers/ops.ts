@@ -1,7 +1,7 @@
 /** Helpers for the operations tests: subscribing a test home, polling, HTTP, the CLI. */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { subscribe } from '../../src/catcher/subscribe.js';
+import { subscribe } from '../../src/catcher/sync/subscribe.js';
 import type { TestCatcher } from './catcher.js';
 import { ensureBuilt, REPO } from './caster-cli.js';
 import type { Repo } from './repo.js';

@@ -7,7 +7,7 @@ import { resolveConfig } from '../../src/catcher/config.js';
 import { DEFAULT_THRESHOLDS, evaluateHealth, parseThresholds } from '../../src/catcher/ops/health.js';
 import { openReadOnlySource } from '../../src/catcher/ops/source.js';
 import { buildStatus } from '../../src/catcher/ops/status.js';
-import { syncOnce } from '../../src/catcher/sync.js';
+import { syncOnce } from '../../src/catcher/sync/sync.js';
 import { VmiError } from '../../src/shared/errors.js';
 import { makeCatcherHome, type TestCatcher } from '../helpers/catcher.js';
 import { runVmicatcher, subscribeTo } from '../helpers/ops.js';

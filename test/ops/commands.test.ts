@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { SiteIndex } from '../../src/catcher/ops/export.js';
 import type { SiteStatus } from '../../src/catcher/ops/status.js';
-import { syncOnce } from '../../src/catcher/sync.js';
+import { syncOnce } from '../../src/catcher/sync/sync.js';
 import { makeCatcherHome, type TestCatcher } from '../helpers/catcher.js';
 import { runVmicatcher, subscribeTo } from '../helpers/ops.js';
 import { Repo } from '../helpers/repo.js';

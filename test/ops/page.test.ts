@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,9 +8,12 @@ import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { resolveConfig } from '../../src/catcher/config.js';
 import { createDaemon, type Daemon } from '../../src/catcher/ops/daemon.js';
 import { explain } from '../../src/catcher/ops/explain.js';
-import type { SiteStatus } from '../../src/catcher/ops/status.js';
-import { syncOnce } from '../../src/catcher/sync.js';
+import { STATUS_PAGE_CSP } from '../../src/catcher/ops/page.js';
+import { compilePageScript, loadPageScript } from '../../src/catcher/ops/pagescript.js';
+import type { SiteStatus } from '../../src/catcher/ops/sitestatus.js';
+import { syncOnce } from '../../src/catcher/sync/sync.js';
 import { silentLogger } from '../../src/shared/log.js';
+import { ensureBuilt, REPO } from '../helpers/caster-cli.js';
 import { makeCatcherHome, type TestCatcher } from '../helpers/catcher.js';
 import { getJson, subscribeTo, waitFor } from '../helpers/ops.js';
 import { Repo } from '../helpers/repo.js';
@@ -53,6 +56,23 @@ function pngSize(png: Buffer): { width: number; height: number } {
   assert.equal(png.subarray(12, 16).toString('latin1'), 'IHDR');
   return { width: png.readUInt32BE(16), height: png.readUInt32BE(20) };
 }
+
+const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
+
+describe('status page script', () => {
+  it('is the same text built into dist/ and compiled from the sources', () => {
+    ensureBuilt();
+    const built = readFileSync(join(REPO, 'dist/catcher/ops/page/script.js'), 'utf8');
+    const source = readFileSync(join(REPO, 'src/catcher/ops/page/script.ts'), 'utf8');
+    assert.equal(compilePageScript(source), built);
+    assert.equal(loadPageScript(), built);
+    assert.doesNotMatch(built, /: (string|number|PageStatus)\b|import type/, 'no TypeScript left');
+  });
+
+  it('is what the CSP admits', () => {
+    assert.ok(STATUS_PAGE_CSP.includes(`script-src ${sha256(loadPageScript())};`), STATUS_PAGE_CSP);
+  });
+});
 
 const reason = skipReason();
 
@@ -158,6 +178,14 @@ describe('status page in headless Chromium', { skip: reason }, () => {
   });
 
   const row = (id: string) => page.locator(`tr[data-image="${id}"]`);
+
+  it('serves the script inline, admitted by its hash alone', async () => {
+    const res = await fetch(base);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    const inline = /<script type="module">([\s\S]*?)<\/script>/.exec(await res.text())?.[1];
+    assert.ok(inline !== undefined, 'an inline module script');
+    assert.ok(csp.includes(`script-src ${sha256(inline)};`), csp);
+  });
 
   it('shows subscriptions, images with their states, the successor chain and the appliance', async () => {
     const goodSub = page.locator(`article[data-subscription="${ids['good'] ?? ''}"]`);

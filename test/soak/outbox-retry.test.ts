@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { listEvents } from '../../src/catcher/store/events.js';
-import { syncOnce } from '../../src/catcher/sync.js';
+import { listEvents } from '../../src/catcher/store/outbox.js';
+import { syncOnce } from '../../src/catcher/sync/sync.js';
 import { makeCatcherHome } from '../helpers/catcher.js';
 import { recordingHook } from '../helpers/hook.js';
 import { subscribeTo } from '../helpers/ops.js';

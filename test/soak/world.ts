@@ -8,7 +8,7 @@ import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import type { Catcher } from '../../src/catcher/catcher.js';
-import { listEvents } from '../../src/catcher/store/events.js';
+import { listEvents } from '../../src/catcher/store/outbox.js';
 import { imageViews, subscriptionViews } from '../../src/catcher/views.js';
 import type { JsonObject } from '../../src/shared/imagelist/model.js';
 import type { TestCatcher } from '../helpers/catcher.js';

@@ -8,14 +8,14 @@ import { promisify } from 'node:util';
 import { digestFile } from '../../src/shared/digest.js';
 import type { JsonObject } from '../../src/shared/imagelist/model.js';
 import { silentLogger } from '../../src/shared/log.js';
-import type { GlanceImage } from '../../src/catcher/backends/glance-client.js';
+import type { GlanceImage } from '../../src/catcher/backends/glance/client.js';
 import type {
   BackendContext,
   DiskFormat,
   ImageRecord,
   PreparedDisk,
 } from '../../src/catcher/backends/types.js';
-import type { GlanceTestIdentity } from '../../src/catcher/backends/glance-config.js';
+import type { GlanceTestIdentity } from '../../src/catcher/backends/glance/config.js';
 import { GLANCE_ADMIN, identityHeaders } from '../helpers/glance.js';
 import { makeImage } from '../helpers/lists.js';
 

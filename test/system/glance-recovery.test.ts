@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { before, it } from 'node:test';
-import { noAuth } from '../../src/catcher/backends/glance-auth.js';
-import { GlanceClient } from '../../src/catcher/backends/glance-client.js';
-import { createGlanceHttp } from '../../src/catcher/backends/glance-http.js';
-import { entryProperties } from '../../src/catcher/backends/glance-properties.js';
-import { deliverDiskFile } from '../../src/catcher/backends/glance-deliver-file.js';
-import { createGlanceBackend } from '../../src/catcher/backends/glance.js';
+import { noAuth } from '../../src/catcher/backends/glance/auth.js';
+import { GlanceClient } from '../../src/catcher/backends/glance/client.js';
+import { createGlanceHttp } from '../../src/catcher/backends/glance/http.js';
+import { entryProperties } from '../../src/catcher/backends/glance/properties.js';
+import { deliverDiskFile } from '../../src/catcher/backends/glance/deliver-file.js';
+import { createGlanceBackend } from '../../src/catcher/backends/glance/backend.js';
 import { VmiError } from '../../src/shared/errors.js';
 import { describeWithGlance } from '../helpers/glance.js';
 import { tempDir } from '../helpers/tmp.js';

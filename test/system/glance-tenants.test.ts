@@ -8,10 +8,10 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { before, it } from 'node:test';
-import type { GlanceImage } from '../../src/catcher/backends/glance-client.js';
-import type { GlanceTestIdentity } from '../../src/catcher/backends/glance-config.js';
-import { entryProperties } from '../../src/catcher/backends/glance-properties.js';
-import { createGlanceBackend } from '../../src/catcher/backends/glance.js';
+import type { GlanceImage } from '../../src/catcher/backends/glance/client.js';
+import type { GlanceTestIdentity } from '../../src/catcher/backends/glance/config.js';
+import { entryProperties } from '../../src/catcher/backends/glance/properties.js';
+import { createGlanceBackend } from '../../src/catcher/backends/glance/backend.js';
 import type { ImageRecord, PreparedDisk } from '../../src/catcher/backends/types.js';
 import { describeWithGlance, GLANCE_TENANT, identityHeaders } from '../helpers/glance.js';
 import { tempDir } from '../helpers/tmp.js';

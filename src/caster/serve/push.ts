@@ -3,7 +3,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { VmiError, type ErrorCode } from '../../shared/errors.js';
-import type { JsonObject } from '../../shared/imagelist/model.js';
 import { serializeImageList } from '../../shared/imagelist/serialize.js';
 import type { Logger } from '../../shared/log.js';
 import type { ChainPolicy } from '../../shared/pki/chain.js';
@@ -198,9 +197,7 @@ export async function handlePush(
   }
   checkIdentifier(applianceId, 'appliance identifier', 'LIST_MALFORMED');
   const body = parsePushBody(await readBody(req, deps.maxBodyBytes));
-  const bodySha256 = createHash('sha256')
-    .update(serializeImageList(body as unknown as JsonObject))
-    .digest('hex');
+  const bodySha256 = createHash('sha256').update(serializeImageList(body)).digest('hex');
   const current = findAppliance(deps.db, listId, applianceId);
   const repeated = current?.state === 'listed' && current.bodySha256 === bodySha256;
   if (!repeated && (mustVerify || body.verify === true)) await verifyImages(body, deps);

@@ -1,8 +1,8 @@
-import { Ajv, type ValidateFunction } from 'ajv';
 import { VmiError } from '../../shared/errors.js';
 import type { Json } from '../../shared/imagelist/model.js';
 import { checkDepth } from '../../shared/imagelist/parse.js';
-import { DATE_PATTERN, describeSchemaError } from '../../shared/imagelist/schema.js';
+import { DATE_PATTERN } from '../../shared/imagelist/schema.js';
+import { deepFreeze, describeSchemaError, validatorFor, type FromSchema } from '../../shared/schema.js';
 
 /**
  * The push API body (CONTRACT.md): `{title, version, supersedes?, verify?, images: [...]}`.
@@ -10,45 +10,6 @@ import { DATE_PATTERN, describeSchemaError } from '../../shared/imagelist/schema
  * format, and optional keys) or a reference `{role, identifier}` to an image already in the
  * list, which a partial update keeps unchanged.
  */
-
-export interface PushReference {
-  role: string;
-  identifier: string;
-}
-
-export interface PushNewImage {
-  role: string;
-  identifier?: string;
-  title: string;
-  description?: string;
-  uri: string;
-  size: number;
-  sha512: string;
-  os: string;
-  osname?: string;
-  osversion: string;
-  arch: string;
-  hypervisor: string;
-  format: string;
-  version?: string;
-  comments?: string;
-  expires?: string;
-  attributes?: Record<string, string | number | boolean>;
-}
-
-export type PushImage = PushReference | PushNewImage;
-
-export interface PushBody {
-  title: string;
-  version: string;
-  supersedes?: string;
-  verify?: boolean;
-  images: PushImage[];
-}
-
-export function isNewImage(image: PushImage): image is PushNewImage {
-  return 'uri' in image;
-}
 
 const IDENTIFIER = '^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$';
 const identifier = { type: 'string', pattern: IDENTIFIER } as const;
@@ -117,11 +78,17 @@ export const pushBodySchema = {
   },
 } as const;
 
-const validatePushBody: ValidateFunction = new Ajv({
-  allErrors: false,
-  strict: true,
-  allowUnionTypes: true,
-}).compile(pushBodySchema);
+export type PushReference = FromSchema<typeof referenceSchema>;
+export type PushNewImage = FromSchema<typeof newImageSchema>;
+export type PushImage = PushReference | PushNewImage;
+/** `FromSchema` does not read if/then/else: an image is one of the two schemas it selects. */
+export type PushBody = Omit<FromSchema<typeof pushBodySchema>, 'images'> & { images: PushImage[] };
+
+const validatePushBody = validatorFor<PushBody>(pushBodySchema);
+
+export function isNewImage(image: PushImage): image is PushNewImage {
+  return 'uri' in image;
+}
 
 /** Parses and validates a push body; LIST_MALFORMED (400) with the first problem otherwise. */
 export function parsePushBody(bytes: Uint8Array): PushBody {
@@ -138,7 +105,7 @@ export function parsePushBody(bytes: Uint8Array): PushBody {
       `the body is invalid: ${describeSchemaError(validatePushBody.errors)}`,
     );
   }
-  const body = value as unknown as PushBody;
+  const body = value;
   const roles = new Set<string>();
   for (const image of body.images) {
     if (roles.has(image.role))
@@ -146,5 +113,5 @@ export function parsePushBody(bytes: Uint8Array): PushBody {
     roles.add(image.role);
     if (isNewImage(image)) image.sha512 = image.sha512.toLowerCase();
   }
-  return body;
+  return deepFreeze(body);
 }

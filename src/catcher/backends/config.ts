@@ -1,35 +1,13 @@
-import { glanceConfigSchema, type GlanceConfig } from './glance-config.js';
+import type { FromSchema } from '../../shared/schema.js';
+import { glanceConfigSchema, type GlanceConfig } from './glance/config.js';
 
 /**
  * Backend configuration: a tagged union on `type` (STYLE.md rule 8), one JSON Schema per
- * backend, validated together with the rest of the configuration.
+ * backend, validated together with the rest of the configuration (src/catcher/config.ts).
+ * The types are derived from the schemas, as validated: defaults filled in.
  */
 
 const name = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$' } as const;
-
-export interface DirectoryConfig {
-  type: 'directory';
-  name: string;
-  path: string;
-  /** Hard-link instead of copying where the filesystem allows (default true). */
-  link?: boolean;
-}
-
-export interface ExecConfig {
-  type: 'exec';
-  name: string;
-  /** Run through `sh -c`, like vmcatcher's VMCATCHER_CACHE_EVENT. */
-  command: string;
-  timeoutSeconds: number;
-  /** Attempts before an event stays failed and visible in status (default 10). */
-  maxAttempts?: number;
-  /** First retry delay of a failed event, doubled per attempt (default 60). */
-  retryBackoffSeconds?: number;
-}
-
-export type { GlanceConfig };
-
-export type BackendConfig = DirectoryConfig | ExecConfig | GlanceConfig;
 
 export const directoryConfigSchema = {
   type: 'object',
@@ -39,9 +17,13 @@ export const directoryConfigSchema = {
     type: { const: 'directory' },
     name,
     path: { type: 'string', minLength: 1 },
-    link: { type: 'boolean' },
+    /** Hard-link instead of copying where the filesystem allows. */
+    link: { type: 'boolean', default: true },
   },
 } as const;
+
+/** Seconds an exec command may run; vmcatcher's hook variable gets the same. */
+export const EXEC_TIMEOUT_SECONDS = 600;
 
 export const execConfigSchema = {
   type: 'object',
@@ -50,8 +32,14 @@ export const execConfigSchema = {
   properties: {
     type: { const: 'exec' },
     name,
+    /** Run through `sh -c`, like vmcatcher's VMCATCHER_CACHE_EVENT. */
     command: { type: 'string', minLength: 1 },
-    timeoutSeconds: { type: 'number', exclusiveMinimum: 0, default: 600 },
+    timeoutSeconds: { type: 'number', exclusiveMinimum: 0, default: EXEC_TIMEOUT_SECONDS },
+    /**
+     * Attempts before an event stays failed and visible in status, and the first retry
+     * delay of a failed event, doubled per attempt. Their defaults (10 and 60 seconds) are
+     * still applied in src/catcher/outbox.ts.
+     */
     maxAttempts: { type: 'integer', minimum: 1 },
     retryBackoffSeconds: { type: 'number', minimum: 0 },
   },
@@ -64,3 +52,8 @@ export const backendSchema = {
   discriminator: { propertyName: 'type' },
   oneOf: [directoryConfigSchema, execConfigSchema, glanceConfigSchema],
 } as const;
+
+export type DirectoryConfig = FromSchema<typeof directoryConfigSchema>;
+export type ExecConfig = FromSchema<typeof execConfigSchema>;
+export type { GlanceConfig };
+export type BackendConfig = DirectoryConfig | ExecConfig | GlanceConfig;

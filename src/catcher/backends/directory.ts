@@ -82,7 +82,7 @@ export class DirectoryBackend implements Backend {
     );
     try {
       let linked = false;
-      if (this.config.link !== false) {
+      if (this.config.link) {
         linked = await link(payload.file, tmp).then(
           () => true,
           () => false,

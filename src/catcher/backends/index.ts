@@ -1,12 +1,12 @@
 import type { BackendConfig, ExecConfig } from './config.js';
 import { DirectoryBackend } from './directory.js';
-import { createGlanceBackend } from './glance.js';
+import { createGlanceBackend } from './glance/backend.js';
 import type { Backend } from './types.js';
 
 /**
  * The static backend registry (STYLE.md rule 8): an exhaustive switch on `type`, nothing
  * loaded by name at run time. Exec backends are not delivery backends: they consume the
- * event outbox (src/catcher/outbox.ts).
+ * event outbox (src/catcher/events/outbox.ts).
  */
 export interface Backends {
   delivery: Backend[];

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { VmiError } from '../../shared/errors.js';
 import type { Catcher } from '../catcher.js';
-import { LockBusyError } from '../lock.js';
-import { syncOnce, type SyncReport } from '../sync.js';
+import { LockBusyError } from '../sync/lock.js';
+import { syncOnce, type SyncReport } from '../sync/sync.js';
 import type { CycleRecord, CycleResult, CycleTrigger } from './daemonstate.js';
 import { explained } from './explain.js';
 

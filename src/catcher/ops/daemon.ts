@@ -4,6 +4,7 @@ import { VmiError } from '../../shared/errors.js';
 import { VERSION } from '../../shared/version.js';
 import { openCatcher, type Catcher, type CatcherOptions } from '../catcher.js';
 import type { CatcherConfig } from '../config.js';
+import { probeStore } from '../store/schema.js';
 import { CycleRunner, type TriggerOutcome } from './cycle.js';
 import {
   readDaemonState,
@@ -158,7 +159,7 @@ class CatcherDaemon implements Daemon {
 
   private alive(): boolean {
     try {
-      this.current().db.prepare('SELECT 1').get();
+      probeStore(this.current().db);
       return true;
     } catch {
       return false;

@@ -1,10 +1,11 @@
 import { hostname } from 'node:os';
 import type { JsonObject } from '../../shared/imagelist/model.js';
 import { VERSION } from '../../shared/version.js';
-import { CacheLayout } from '../cache.js';
+import { CacheLayout } from '../cache/layout.js';
 import { deliveriesOf } from '../store/deliveries.js';
-import { appliancesOf, instances } from '../store/images.js';
-import { currentListInstance, listSubscriptions } from '../store/subscriptions.js';
+import { listedAppliances } from '../store/images.js';
+import { wantedInstances } from '../store/instances.js';
+import { listSummaries } from '../store/lists.js';
 import { imageViews, type ImageState } from '../views.js';
 import type { StatusSource } from './source.js';
 
@@ -74,17 +75,15 @@ export function buildSiteIndex(source: StatusSource, site: string = hostname()):
       delivery.map((b) => b.name),
     ).map((v) => [v.id, v.state]),
   );
-  const vo = new Map(listSubscriptions(db).map((s) => [s.id, currentListInstance(db, s.id)?.vo ?? s.vo]));
+  const lists = listSummaries(db);
   const members = new Map<string, SiteImage['appliance']>();
-  for (const sub of vo.keys()) {
-    for (const a of appliancesOf(db, sub).filter((x) => x.listed)) {
-      for (const m of a.members)
-        members.set(m.identifier, { id: a.identifier, title: a.title, version: a.version, role: m.role });
-    }
+  for (const a of listedAppliances(db)) {
+    for (const m of a.members)
+      members.set(m.identifier, { id: a.identifier, title: a.title, version: a.version, role: m.role });
   }
   const cache = new CacheLayout(config.cache);
   const images: SiteImage[] = [];
-  for (const inst of instances(db, 'i.current = 1 AND m.unwanted_reason IS NULL')) {
+  for (const inst of wantedInstances(db)) {
     const locations: SiteImageLocation[] = deliveriesOf(db, inst.id)
       .filter((d) => d.state === 'delivered' && typeOf.has(d.backend))
       .map((d) => ({
@@ -110,7 +109,7 @@ export function buildSiteIndex(source: StatusSource, site: string = hostname()):
       description: text(entry, 'dc:description') ?? '',
       version: inst.version,
       subscription: inst.subscriptionId,
-      vo: vo.get(inst.subscriptionId) ?? null,
+      vo: lists.get(inst.subscriptionId)?.vo ?? null,
       os: text(entry, 'sl:os'),
       osVersion: text(entry, 'sl:osversion'),
       arch: text(entry, 'sl:arch'),

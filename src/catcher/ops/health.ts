@@ -1,5 +1,5 @@
 import { VmiError } from '../../shared/errors.js';
-import type { SiteStatus } from './status.js';
+import type { HealthReport, HealthState, PerfDatum, Problem, SiteStatus } from './sitestatus.js';
 
 /**
  * Health of a site in the Nagios/ARGO convention (OK, WARNING, CRITICAL, UNKNOWN), judged
@@ -7,8 +7,6 @@ import type { SiteStatus } from './status.js';
  * expires, whether CRLs are stale, and how long exec-backend events have been failing.
  * `vmicatcher check` prints it as one line with performance data; the status page shows it.
  */
-
-export type HealthState = 'OK' | 'WARNING' | 'CRITICAL' | 'UNKNOWN';
 
 export const PROBE_EXIT: Readonly<Record<HealthState, number>> = {
   OK: 0,
@@ -30,27 +28,6 @@ export const DEFAULT_THRESHOLDS: Thresholds = {
   // One default cycle (6 h) of failing hook runs is worth a look; four are an outage.
   outboxHours: [6, 24],
 };
-
-export interface Problem {
-  severity: 'WARNING' | 'CRITICAL';
-  text: string;
-}
-
-export interface PerfDatum {
-  label: string;
-  value: number;
-  uom: '' | 's';
-  warn: string;
-  crit: string;
-  min: string;
-}
-
-export interface HealthReport {
-  status: HealthState;
-  summary: string;
-  problems: Problem[];
-  perfdata: PerfDatum[];
-}
 
 const H = 3600;
 

@@ -1,7 +1,7 @@
 import { collectDefaultMetrics, Counter, exponentialBuckets, Gauge, Histogram, Registry } from 'prom-client';
 import { areaOf, isErrorCode } from '../../shared/errors.js';
 import { VERSION } from '../../shared/version.js';
-import type { SyncReport } from '../sync.js';
+import type { SyncReport } from '../sync/sync.js';
 import type { CycleRecord } from './daemonstate.js';
 import { PROBE_EXIT } from './health.js';
 import { IMAGE_STATES, type SiteStatus } from './status.js';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
-import { STATUS_PAGE_SCRIPT } from './page-script.js';
-import type { SiteStatus } from './status.js';
+import type { PageStatus } from './page/model.js';
+import { loadPageScript } from './pagescript.js';
+import type { SiteStatus } from './sitestatus.js';
 
 /**
  * The status page for people: one self-contained HTML document (no external assets), with
@@ -56,6 +57,8 @@ footer { padding: 8px 24px 24px; color: var(--muted); font-size: 12px; }
 #connection.bad { color: var(--bad); font-weight: 600; }
 `;
 
+const STATUS_PAGE_SCRIPT = loadPageScript();
+
 const hash = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
 
 /** Only the page's own script and style run; the script may fetch from this origin. */
@@ -103,8 +106,8 @@ export function renderStatusPage(status: SiteStatus, refreshSeconds = 10): strin
 </header>
 <main id="content"><noscript>This page needs JavaScript to show details; the same data is at <a href="api/v1/status">api/v1/status</a>.</noscript></main>
 <footer>Updated <span id="updated">${escapeHtml(status.now)}</span> · <span id="connection"></span> · data: <a href="api/v1/status">api/v1/status</a>, <a href="metrics">metrics</a></footer>
-<script type="application/json" id="initial-status">${embedJson(status)}</script>
-<script>${STATUS_PAGE_SCRIPT}</script>
+<script type="application/json" id="initial-status">${embedJson(status satisfies PageStatus)}</script>
+<script type="module">${STATUS_PAGE_SCRIPT}</script>
 </body>
 </html>
 `;

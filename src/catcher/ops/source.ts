@@ -5,7 +5,7 @@ import { TrustStoreCache } from '../../shared/pki/trustdir.js';
 import type { TrustStore } from '../../shared/pki/truststore.js';
 import { databasePath } from '../catcher.js';
 import type { CatcherConfig } from '../config.js';
-import { MIGRATIONS } from '../store/schema.js';
+import { MIGRATIONS, probeStore } from '../store/schema.js';
 
 /**
  * What status, metrics, the probe and the export read: the database, the configuration,
@@ -55,7 +55,7 @@ export function openReadOnlySource(
           : `the database ${path} has schema v${version}, newer than this vmicatcher (v${SCHEMA_VERSION}) knows`,
       );
     }
-    db.prepare('SELECT COUNT(*) FROM subscriptions').get();
+    probeStore(db);
   } catch (err) {
     db.close();
     if (err instanceof VmiError) throw err;

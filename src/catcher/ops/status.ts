@@ -1,21 +1,24 @@
 import { asVmiError } from '../../shared/errors.js';
-import { summarizeTrustStore, type TrustSummary } from '../../shared/pki/truststore.js';
+import { summarizeTrustStore } from '../../shared/pki/truststore.js';
 import { VERSION } from '../../shared/version.js';
 import { applianceAvailability } from '../store/deliveries.js';
-import { outboxSummary, type OutboxSummary } from '../store/events.js';
+import { outboxSummary } from '../store/outbox.js';
 import { appliancesOf } from '../store/images.js';
 import { listSubscriptions } from '../store/subscriptions.js';
-import {
-  imageViews,
-  subscriptionViews,
-  type ImageState,
-  type ImageView,
-  type SubscriptionView,
-} from '../views.js';
+import { imageViews, subscriptionViews, type ImageState } from '../views.js';
 import type { CycleRecord } from './daemonstate.js';
 import { explained, type ExplainedError } from './explain.js';
-import { DEFAULT_THRESHOLDS, evaluateHealth, type HealthReport } from './health.js';
-import { deliveryCounts, downloadQueue, failingDeliveries } from './queries.js';
+import { DEFAULT_THRESHOLDS, evaluateHealth } from './health.js';
+import { deliveryCounts, downloadQueue, failingDeliveries } from '../store/stats.js';
+import type {
+  ApplianceStatus,
+  BackendStatus,
+  DaemonInfo,
+  ImageStatus,
+  SiteStatus,
+  SubscriptionStatus,
+  TrustStatus,
+} from './sitestatus.js';
 import type { StatusSource } from './source.js';
 
 /**
@@ -26,6 +29,16 @@ import type { StatusSource } from './source.js';
  * message, and an explanation in plain words.
  */
 
+export type {
+  ApplianceStatus,
+  BackendStatus,
+  DaemonInfo,
+  ImageStatus,
+  SiteStatus,
+  SubscriptionStatus,
+  TrustStatus,
+} from './sitestatus.js';
+
 export const IMAGE_STATES: readonly ImageState[] = [
   'known',
   'selected',
@@ -35,82 +48,6 @@ export const IMAGE_STATES: readonly ImageState[] = [
   'deprecated',
   'retired',
 ];
-
-export interface DaemonInfo {
-  running: boolean;
-  pid: number;
-  startedAt: string;
-  stoppedAt: string | null;
-  schedule: string;
-  listen: string | null;
-  nextCycleAt: string | null;
-  cycleRunning: boolean;
-}
-
-export interface ApplianceStatus {
-  id: string;
-  title: string;
-  version: string;
-  listed: boolean;
-  supersedes: string[];
-  members: { role: string; image: string }[];
-  availableOn: { backend: string; version: string; availableAt: string }[];
-}
-
-export interface SubscriptionStatus extends Omit<SubscriptionView, 'lastError'> {
-  subscribedAt: string;
-  lastAttemptAt: string | null;
-  lastError: (ExplainedError & { at: string }) | null;
-  expiresInSeconds: number | null;
-  /** Seconds since the last successful update (since subscribing when none yet). */
-  lastSuccessAgeSeconds: number;
-  images: Record<ImageState, number>;
-  appliances: ApplianceStatus[];
-}
-
-export interface ImageStatus extends Omit<ImageView, 'lastError' | 'backends'> {
-  lastError: ExplainedError | null;
-  backends: Record<string, { state: string; refs: string[]; lastError: ExplainedError | null }>;
-}
-
-export interface BackendStatus {
-  name: string;
-  type: string;
-  /** Delivery records of current images by state (delivery backends). */
-  deliveries: Record<string, number> | null;
-  failing: number;
-  lastError: (ExplainedError & { at: string; image: string }) | null;
-  /** The vmcatcher event outbox (exec backends). */
-  outbox: (Omit<OutboxSummary, 'lastError'> & { lastError: ExplainedError | null }) | null;
-}
-
-export interface TrustStatus {
-  location: string;
-  error: ExplainedError | null;
-  summary: TrustSummary | null;
-}
-
-export interface SiteStatus {
-  program: 'vmicatcher';
-  version: string;
-  now: string;
-  home: string;
-  health: HealthReport;
-  daemon: DaemonInfo | null;
-  lastCycle: CycleRecord | null;
-  totals: {
-    subscriptions: number;
-    failingSubscriptions: number;
-    images: Record<ImageState, number>;
-    downloads: { waiting: number; failing: number };
-    earliestExpiry: { subscription: string; at: string; inSeconds: number } | null;
-    oldestUpdate: { subscription: string; at: string | null; ageSeconds: number } | null;
-  };
-  subscriptions: SubscriptionStatus[];
-  images: ImageStatus[];
-  backends: BackendStatus[];
-  trust: TrustStatus;
-}
 
 export function countByState(images: readonly { state: ImageState }[]): Record<ImageState, number> {
   const counts = Object.fromEntries(IMAGE_STATES.map((s) => [s, 0])) as Record<ImageState, number>;

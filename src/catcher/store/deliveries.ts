@@ -16,44 +16,58 @@ export interface Delivery {
   updatedAt: string;
 }
 
-function fromRow(row: Record<string, unknown>): Delivery {
-  const code = row['last_error_code'] as string | null;
+interface DeliveryDbRow {
+  instance_id: number;
+  backend: string;
+  state: DeliveryState;
+  refs_json: string;
+  metadata_sha256: string | null;
+  attempts: number;
+  next_attempt_at: string | null;
+  last_error_code: string | null;
+  last_error_message: string | null;
+  updated_at: string;
+}
+
+const COLUMNS = `instance_id, backend, state, refs_json, metadata_sha256, attempts, next_attempt_at,
+  last_error_code, last_error_message, updated_at`;
+
+function fromRow(row: DeliveryDbRow): Delivery {
+  const code = row.last_error_code;
   return {
-    instanceId: row['instance_id'] as number,
-    backend: row['backend'] as string,
-    state: row['state'] as DeliveryState,
-    refs: JSON.parse(row['refs_json'] as string) as string[],
-    metadataSha256: row['metadata_sha256'] as string | null,
-    attempts: row['attempts'] as number,
-    nextAttemptAt: row['next_attempt_at'] as string | null,
-    lastError: code === null ? null : { code, message: (row['last_error_message'] as string | null) ?? '' },
-    updatedAt: row['updated_at'] as string,
+    instanceId: row.instance_id,
+    backend: row.backend,
+    state: row.state,
+    refs: JSON.parse(row.refs_json) as string[],
+    metadataSha256: row.metadata_sha256,
+    attempts: row.attempts,
+    nextAttemptAt: row.next_attempt_at,
+    lastError: code === null ? null : { code, message: row.last_error_message ?? '' },
+    updatedAt: row.updated_at,
   };
 }
 
 export function deliveriesOf(db: Db, instanceId: number): Delivery[] {
   return (
-    prepared(db, 'SELECT * FROM deliveries WHERE instance_id = ? ORDER BY backend').all(instanceId) as Record<
-      string,
-      unknown
-    >[]
+    prepared(db, `SELECT ${COLUMNS} FROM deliveries WHERE instance_id = ? ORDER BY backend`).all(
+      instanceId,
+    ) as DeliveryDbRow[]
   ).map(fromRow);
 }
 
 export function delivery(db: Db, instanceId: number, backend: string): Delivery | undefined {
-  const row = prepared(db, 'SELECT * FROM deliveries WHERE instance_id = ? AND backend = ?').get(
+  const row = prepared(db, `SELECT ${COLUMNS} FROM deliveries WHERE instance_id = ? AND backend = ?`).get(
     instanceId,
     backend,
-  ) as Record<string, unknown> | undefined;
+  ) as DeliveryDbRow | undefined;
   return row === undefined ? undefined : fromRow(row);
 }
 
 export function allDeliveries(db: Db, backend: string): Delivery[] {
   return (
-    prepared(db, 'SELECT * FROM deliveries WHERE backend = ? ORDER BY instance_id').all(backend) as Record<
-      string,
-      unknown
-    >[]
+    prepared(db, `SELECT ${COLUMNS} FROM deliveries WHERE backend = ? ORDER BY instance_id`).all(
+      backend,
+    ) as DeliveryDbRow[]
   ).map(fromRow);
 }
 
@@ -127,4 +141,21 @@ export function applianceAvailability(
       'SELECT version, backend, available_at FROM appliance_backends WHERE subscription_id = ? AND appliance = ?',
     ).all(subscriptionId, appliance) as { version: string; backend: string; available_at: string }[]
   ).map((r) => ({ version: r.version, backend: r.backend, availableAt: r.available_at }));
+}
+
+/** Whether the appliance's current version was recorded available on the backend. */
+export function applianceAvailableOn(
+  db: Db,
+  subscriptionId: string,
+  appliance: string,
+  backend: string,
+): boolean {
+  return (
+    prepared(
+      db,
+      `SELECT 1 FROM appliance_backends ab JOIN appliances a
+         ON a.subscription_id = ab.subscription_id AND a.identifier = ab.appliance AND a.version = ab.version
+       WHERE ab.subscription_id = ? AND ab.appliance = ? AND ab.backend = ?`,
+    ).get(subscriptionId, appliance, backend) !== undefined
+  );
 }

@@ -1,87 +1,19 @@
 import { prepared, type Db } from '../../shared/db.js';
 import type { JsonObject } from '../../shared/imagelist/model.js';
-import {
-  entryKey,
-  unwantedReason,
-  type ReconcilePlan,
-  type StoredImage,
-  type UnwantedReason,
-} from '../reconcile.js';
+import { entryKey, type ReconcilePlan, type StoredImage, type UnwantedReason } from '../sync/reconcile.js';
+import { currentInstance, type InstanceRow } from './instances.js';
 import { recordClaimRefusals } from './refusals.js';
 
-/** Image definitions, instances, successor links and appliances of the catcher store. */
+/** Image definitions, successor links and appliances of the catcher store. */
 
-export type InstanceState = 'pending' | 'downloading' | 'verified' | 'cached' | 'expired' | 'purged';
-
-export interface InstanceRow {
-  id: number;
-  subscriptionId: string;
+interface StoredImageDbRow {
   identifier: string;
-  sha512: string;
-  size: number;
-  version: string;
-  uri: string;
-  entry: JsonObject;
-  current: boolean;
-  state: InstanceState;
-  attempts: number;
-  nextAttemptAt: string | null;
-  lastError: { code: string; message: string } | null;
-  cachedAt: string | null;
-  expiredAt: string | null;
-  expiredFile: string | null;
-  /** From the image definition. */
-  selected: boolean;
-  listed: boolean;
-  unwantedReason: UnwantedReason | null;
-  unwantedSince: string | null;
-  supersededBy: string | null;
-  appliance: string | null;
-}
-
-const INSTANCE_SELECT = `
-  SELECT i.*, m.selected, m.listed, m.unwanted_reason, m.unwanted_since, m.superseded_by, m.appliance
-  FROM instances i JOIN images m ON m.subscription_id = i.subscription_id AND m.identifier = i.identifier`;
-
-function instanceFrom(row: Record<string, unknown>): InstanceRow {
-  const code = row['last_error_code'] as string | null;
-  return {
-    id: row['id'] as number,
-    subscriptionId: row['subscription_id'] as string,
-    identifier: row['identifier'] as string,
-    sha512: row['sha512'] as string,
-    size: row['size'] as number,
-    version: row['version'] as string,
-    uri: row['uri'] as string,
-    entry: JSON.parse(row['entry_json'] as string) as JsonObject,
-    current: row['current'] === 1,
-    state: row['state'] as InstanceState,
-    attempts: row['attempts'] as number,
-    nextAttemptAt: row['next_attempt_at'] as string | null,
-    lastError: code === null ? null : { code, message: (row['last_error_message'] as string | null) ?? '' },
-    cachedAt: row['cached_at'] as string | null,
-    expiredAt: row['expired_at'] as string | null,
-    expiredFile: row['expired_file'] as string | null,
-    selected: row['selected'] === 1,
-    listed: row['listed'] === 1,
-    unwantedReason: row['unwanted_reason'] as UnwantedReason | null,
-    unwantedSince: row['unwanted_since'] as string | null,
-    supersededBy: row['superseded_by'] as string | null,
-    appliance: row['appliance'] as string | null,
-  };
-}
-
-export function instances(db: Db, where = '1 = 1', ...params: unknown[]): InstanceRow[] {
-  return (
-    prepared(db, `${INSTANCE_SELECT} WHERE ${where} ORDER BY i.id`).all(...params) as Record<
-      string,
-      unknown
-    >[]
-  ).map(instanceFrom);
-}
-
-export function instanceById(db: Db, id: number): InstanceRow | undefined {
-  return instances(db, 'i.id = ?', id)[0];
+  selected: number;
+  listed: number;
+  unwanted_reason: UnwantedReason | null;
+  unwanted_since: string | null;
+  sha512: string | null;
+  entry_json: string | null;
 }
 
 export function storedImages(db: Db, subscriptionId: string): StoredImage[] {
@@ -91,20 +23,17 @@ export function storedImages(db: Db, subscriptionId: string): StoredImage[] {
        FROM images m LEFT JOIN instances i
          ON i.subscription_id = m.subscription_id AND i.identifier = m.identifier AND i.current = 1
        WHERE m.subscription_id = ?`,
-  ).all(subscriptionId) as Record<string, unknown>[];
+  ).all(subscriptionId) as StoredImageDbRow[];
   return rows.map((r) => ({
-    identifier: r['identifier'] as string,
-    selected: r['selected'] === 1,
-    listed: r['listed'] === 1,
-    unwantedReason: r['unwanted_reason'] as UnwantedReason | null,
-    unwantedSince: r['unwanted_since'] === null ? null : new Date(r['unwanted_since'] as string),
+    identifier: r.identifier,
+    selected: r.selected === 1,
+    listed: r.listed === 1,
+    unwantedReason: r.unwanted_reason,
+    unwantedSince: r.unwanted_since === null ? null : new Date(r.unwanted_since),
     current:
-      r['sha512'] === null
+      r.sha512 === null || r.entry_json === null
         ? null
-        : {
-            sha512: r['sha512'] as string,
-            entryJson: entryKey(JSON.parse(r['entry_json'] as string) as JsonObject),
-          },
+        : { sha512: r.sha512, entryJson: entryKey(JSON.parse(r.entry_json) as JsonObject) },
   }));
 }
 
@@ -159,14 +88,7 @@ export function applyPlan(
       p.supersededBy ?? null,
       image.appliance ?? null,
     );
-    const reason = unwantedReason({
-      listed: true,
-      selected: p.selected,
-      expired: p.expired,
-      supersededBy: p.supersededBy,
-      removedReason: null,
-      lapsed: false,
-    });
+    const reason = p.unwantedReason;
     setUnwanted(db, subscriptionId, image.identifier, reason, at);
     prepared(db, 'DELETE FROM successors WHERE subscription_id = ? AND identifier = ?').run(
       subscriptionId,
@@ -253,95 +175,127 @@ export function setSubscriptionLapsed(db: Db, subscriptionId: string, lapsed: bo
   }
 }
 
-export function selectImage(db: Db, identifier: string, selected: boolean, now: Date): boolean {
+/** What deciding a selection change needs to know of an image definition. */
+export interface SelectionFacts {
+  subscriptionId: string;
+  listed: boolean;
+  supersededBy: string | null;
+  /** `dc:date:expires` of the current instance's entry, when it has one. */
+  expires: string | undefined;
+}
+
+export function selectionFacts(db: Db, identifier: string): SelectionFacts | undefined {
   const row = prepared(
     db,
     'SELECT subscription_id, listed, superseded_by FROM images WHERE identifier = ?',
   ).get(identifier) as { subscription_id: string; listed: number; superseded_by: string | null } | undefined;
-  if (row === undefined) return false;
-  prepared(db, 'UPDATE images SET selected = ? WHERE identifier = ?').run(selected ? 1 : 0, identifier);
+  if (row === undefined) return undefined;
   const current = prepared(
     db,
     `SELECT entry_json FROM instances WHERE subscription_id = ? AND identifier = ? AND current = 1`,
   ).get(row.subscription_id, identifier) as { entry_json: string } | undefined;
   const expires =
     current === undefined ? undefined : (JSON.parse(current.entry_json) as JsonObject)['dc:date:expires'];
-  const reason = unwantedReason({
+  return {
+    subscriptionId: row.subscription_id,
     listed: row.listed === 1,
-    selected,
-    expired: typeof expires === 'string' && new Date(expires).getTime() <= now.getTime(),
-    supersededBy: row.superseded_by ?? undefined,
-    removedReason: null,
-    lapsed: false,
-  });
-  if (row.listed === 1) setUnwanted(db, row.subscription_id, identifier, reason, now.toISOString());
+    supersededBy: row.superseded_by,
+    expires: typeof expires === 'string' ? expires : undefined,
+  };
+}
+
+/** Records a selection change and the unwanted reason decided for it. */
+export function saveSelection(
+  db: Db,
+  identifier: string,
+  facts: SelectionFacts,
+  selected: boolean,
+  reason: UnwantedReason | null,
+  now: Date,
+): void {
+  prepared(db, 'UPDATE images SET selected = ? WHERE identifier = ?').run(selected ? 1 : 0, identifier);
+  if (facts.listed) setUnwanted(db, facts.subscriptionId, identifier, reason, now.toISOString());
   if (reason === null) {
     // Wanted again after a retirement: fetch it again.
     prepared(
       db,
       `UPDATE instances SET state = 'pending', attempts = 0, next_attempt_at = NULL
        WHERE subscription_id = ? AND identifier = ? AND current = 1 AND state IN ('expired', 'purged')`,
-    ).run(row.subscription_id, identifier);
+    ).run(facts.subscriptionId, identifier);
   }
-  return true;
 }
 
-export function setInstanceState(db: Db, id: number, state: InstanceState, now: Date): void {
-  const at = now.toISOString();
-  prepared(
-    db,
-    `UPDATE instances SET state = ?,
-       cached_at = CASE WHEN ? IN ('verified', 'cached') THEN COALESCE(cached_at, ?) ELSE cached_at END,
-       last_error_code = CASE WHEN ? IN ('verified', 'cached') THEN NULL ELSE last_error_code END,
-       last_error_message = CASE WHEN ? IN ('verified', 'cached') THEN NULL ELSE last_error_message END
-     WHERE id = ?`,
-  ).run(state, state, at, state, state, id);
+/** SubscriptionImageNew was emitted for the image. */
+export function markAnnounced(db: Db, subscriptionId: string, identifier: string): void {
+  prepared(db, 'UPDATE images SET announced = 1 WHERE subscription_id = ? AND identifier = ?').run(
+    subscriptionId,
+    identifier,
+  );
 }
 
-export function recordInstanceError(
-  db: Db,
-  id: number,
-  code: string,
-  message: string,
-  nextAttemptAt: Date | null,
-): void {
-  prepared(
-    db,
-    `UPDATE instances SET state = 'pending', attempts = attempts + 1, last_error_code = ?, last_error_message = ?,
-       next_attempt_at = ? WHERE id = ?`,
-  ).run(code, message, nextAttemptAt?.toISOString() ?? null, id);
-}
-
-export function markExpired(db: Db, id: number, expiredFile: string | null, now: Date): void {
-  prepared(
-    db,
-    `UPDATE instances SET state = 'expired', expired_at = ?, expired_file = ?, cached_at = NULL WHERE id = ?`,
-  ).run(now.toISOString(), expiredFile, id);
-}
-
-export function appliancesOf(
-  db: Db,
-  subscriptionId: string,
-): {
+export interface StoredAppliance {
+  subscriptionId: string;
   identifier: string;
   version: string;
   title: string;
   listed: boolean;
   supersedes: string[];
   members: { role: string; identifier: string }[];
-}[] {
-  const rows = prepared(db, 'SELECT * FROM appliances WHERE subscription_id = ? ORDER BY identifier').all(
-    subscriptionId,
-  ) as Record<string, unknown>[];
-  return rows.map((r) => ({
-    identifier: r['identifier'] as string,
-    version: r['version'] as string,
-    title: r['title'] as string,
-    listed: r['listed'] === 1,
-    supersedes: JSON.parse(r['supersedes_json'] as string) as string[],
+}
+
+interface ApplianceDbRow {
+  subscription_id: string;
+  identifier: string;
+  version: string;
+  title: string;
+  listed: number;
+  supersedes_json: string;
+}
+
+function applianceFrom(db: Db, r: ApplianceDbRow): StoredAppliance {
+  return {
+    subscriptionId: r.subscription_id,
+    identifier: r.identifier,
+    version: r.version,
+    title: r.title,
+    listed: r.listed === 1,
+    supersedes: JSON.parse(r.supersedes_json) as string[],
     members: prepared(
       db,
       'SELECT role, identifier FROM appliance_members WHERE subscription_id = ? AND appliance = ? ORDER BY role, identifier',
-    ).all(subscriptionId, r['identifier']) as { role: string; identifier: string }[],
-  }));
+    ).all(r.subscription_id, r.identifier) as { role: string; identifier: string }[],
+  };
+}
+
+const APPLIANCE_COLUMNS = 'subscription_id, identifier, version, title, listed, supersedes_json';
+
+export function appliancesOf(db: Db, subscriptionId: string): StoredAppliance[] {
+  const rows = prepared(
+    db,
+    `SELECT ${APPLIANCE_COLUMNS} FROM appliances WHERE subscription_id = ? ORDER BY identifier`,
+  ).all(subscriptionId) as ApplianceDbRow[];
+  return rows.map((r) => applianceFrom(db, r));
+}
+
+/** The appliances current lists offer, of every subscription. */
+export function listedAppliances(db: Db): StoredAppliance[] {
+  const rows = prepared(
+    db,
+    `SELECT ${APPLIANCE_COLUMNS} FROM appliances WHERE listed = 1 ORDER BY subscription_id, identifier`,
+  ).all() as ApplianceDbRow[];
+  return rows.map((r) => applianceFrom(db, r));
+}
+
+/**
+ * The current instances of the members of an image's appliance (undefined for a member the
+ * list does not name now), or undefined when the image belongs to no listed appliance.
+ */
+export function applianceMembers(db: Db, inst: InstanceRow): (InstanceRow | undefined)[] | undefined {
+  if (inst.appliance === null) return undefined;
+  const row = prepared(
+    db,
+    `SELECT ${APPLIANCE_COLUMNS} FROM appliances WHERE subscription_id = ? AND identifier = ? AND listed = 1`,
+  ).get(inst.subscriptionId, inst.appliance) as ApplianceDbRow | undefined;
+  if (row === undefined) return undefined;
+  return applianceFrom(db, row).members.map((m) => currentInstance(db, inst.subscriptionId, m.identifier));
 }

@@ -1,4 +1,4 @@
-import type { Migration } from '../../shared/db.js';
+import { prepared, type Db, type Migration } from '../../shared/db.js';
 
 /**
  * The catcher's SQLite schema. Versioned: a new version is a new entry at the end, never
@@ -197,3 +197,8 @@ CREATE TABLE image_refusals (
 `,
   },
 ];
+
+/** Reads from the store: throws when the database cannot be read (health checks, opening). */
+export function probeStore(db: Db): void {
+  prepared(db, 'SELECT COUNT(*) FROM subscriptions').get();
+}

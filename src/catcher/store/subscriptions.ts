@@ -1,7 +1,7 @@
 import { prepared, type Db } from '../../shared/db.js';
 import type { VmiError } from '../../shared/errors.js';
 import type { Endorsement } from '../../shared/verify.js';
-import type { NewImagePolicy } from '../reconcile.js';
+import type { NewImagePolicy } from '../sync/reconcile.js';
 
 /** Subscriptions, their endorsers and their accepted list instances. */
 
@@ -156,6 +156,7 @@ export function insertSubscription(db: Db, sub: NewSubscription, now: Date): voi
   for (const e of sub.endorsers) addEndorser(db, sub.id, e);
 }
 
+/** A poll happened (written with its outcome, in the same transaction). */
 export function recordAttempt(db: Db, id: string, now: Date): void {
   prepared(db, 'UPDATE subscriptions SET last_attempt_at = ? WHERE id = ?').run(now.toISOString(), id);
 }
@@ -196,24 +197,39 @@ export function setLapsed(db: Db, id: string, since: Date | null): void {
   );
 }
 
+interface ListInstanceRow {
+  id: number;
+  subscription_id: string;
+  version: string;
+  created: string;
+  expires: string;
+  sha256: string;
+  signed: Buffer;
+  signer_dn: string;
+  signer_ca: string;
+  vo: string | null;
+  accepted_at: string;
+}
+
+/** The last accepted instance: the held list and the high-water mark of step 7. */
 export function currentListInstance(db: Db, subscriptionId: string): ListInstance | undefined {
   const row = prepared(
     db,
     'SELECT * FROM list_instances WHERE subscription_id = ? ORDER BY id DESC LIMIT 1',
-  ).get(subscriptionId) as Record<string, unknown> | undefined;
+  ).get(subscriptionId) as ListInstanceRow | undefined;
   if (row === undefined) return undefined;
   return {
-    id: row['id'] as number,
-    subscriptionId,
-    version: row['version'] as string,
-    created: row['created'] as string,
-    expires: row['expires'] as string,
-    sha256: row['sha256'] as string,
-    signed: new Uint8Array(row['signed'] as Buffer),
-    signerDn: row['signer_dn'] as string,
-    signerCa: row['signer_ca'] as string,
-    vo: row['vo'] as string | null,
-    acceptedAt: row['accepted_at'] as string,
+    id: row.id,
+    subscriptionId: row.subscription_id,
+    version: row.version,
+    created: row.created,
+    expires: row.expires,
+    sha256: row.sha256,
+    signed: new Uint8Array(row.signed),
+    signerDn: row.signer_dn,
+    signerCa: row.signer_ca,
+    vo: row.vo,
+    acceptedAt: row.accepted_at,
   };
 }
 

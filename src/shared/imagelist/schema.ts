@@ -1,9 +1,13 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import { validatorFor, type Validator } from '../schema.js';
 
 /**
- * JSON Schemas of the image list (SPEC.md section 2). The same validator technology
- * (ajv) checks the configuration and the push API bodies.
+ * JSON Schemas of the image list (SPEC.md section 2), checked by the one Ajv of
+ * src/shared/schema.ts like the configuration and the push API bodies. The parser reads the
+ * checked document into its own model (model.ts), so no type is derived from these. Each
+ * validator is compiled once, at its first use: the list is checked at every poll.
  */
+
+export { describeSchemaError } from '../schema.js';
 
 export const DATE_PATTERN = '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$';
 
@@ -119,28 +123,6 @@ export const applianceSchema = {
   },
 } as const;
 
-export const ajv = new Ajv({ allErrors: false, strict: true, allowUnionTypes: true });
-
-export const validateList: ValidateFunction = ajv.compile(listSchema);
-export const validateImage: ValidateFunction = ajv.compile(imageSchema);
-export const validateAppliance: ValidateFunction = ajv.compile(applianceSchema);
-
-/** One plain sentence for an ajv error, naming the key: "missing key hv:size". */
-export function describeSchemaError(errors: ErrorObject[] | null | undefined): string {
-  const first = errors?.[0];
-  if (first === undefined) return 'invalid document';
-  if (first.keyword === 'required') {
-    const missing = (first.params as { missingProperty?: string }).missingProperty ?? '?';
-    return `missing key ${pathOf(first.instancePath, missing)}`;
-  }
-  return `${pathOf(first.instancePath)} ${first.message ?? 'is invalid'}`;
-}
-
-function pathOf(instancePath: string, child?: string): string {
-  const parts = instancePath
-    .split('/')
-    .slice(1)
-    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
-  if (child !== undefined) parts.push(child);
-  return parts.length === 0 ? 'document' : parts.join('/');
-}
+export const validateList: Validator<unknown> = validatorFor(listSchema);
+export const validateImage: Validator<unknown> = validatorFor(imageSchema);
+export const validateAppliance: Validator<unknown> = validatorFor(applianceSchema);

@@ -7,9 +7,9 @@ import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { noAuth } from '../../../src/catcher/backends/glance-auth.js';
-import { GlanceClient } from '../../../src/catcher/backends/glance-client.js';
-import { createGlanceHttp } from '../../../src/catcher/backends/glance-http.js';
+import { noAuth } from '../../../src/catcher/backends/glance/auth.js';
+import { GlanceClient } from '../../../src/catcher/backends/glance/client.js';
+import { createGlanceHttp } from '../../../src/catcher/backends/glance/http.js';
 import { VmiError } from '../../../src/shared/errors.js';
 
 describe('Glance client: a connection closed without an answer', () => {

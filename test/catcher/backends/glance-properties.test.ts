@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { GlanceImage } from '../../../src/catcher/backends/glance-client.js';
+import type { GlanceImage } from '../../../src/catcher/backends/glance/client.js';
 import {
   entryProperties,
   glanceArchitecture,
   glanceImageName,
   heldImages,
   patchTowards,
-} from '../../../src/catcher/backends/glance-properties.js';
+} from '../../../src/catcher/backends/glance/properties.js';
 import type { ImageRecord } from '../../../src/catcher/backends/types.js';
 
 function record(

@@ -1,0 +1,327 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import type { Got, Method } from 'got';
+import { DigestStream } from '../../../shared/digest.js';
+import { VmiError } from '../../../shared/errors.js';
+import type { GlanceAuth } from './auth.js';
+
+/**
+ * The few OpenStack Image API v2 calls the backend needs, over got. Every failure becomes
+ * BACKEND_FAILED with the HTTP status and Glance's own message; tokens never appear in
+ * messages. A 401 makes the client forget its token and try once more with a new one.
+ */
+
+/** An image as Glance returns it: base fields plus custom properties (always strings). */
+export interface GlanceImage {
+  id: string;
+  name: string | null;
+  status: string;
+  size: number | null;
+  visibility: string;
+  protected: boolean;
+  os_hidden?: boolean;
+  owner: string | null;
+  disk_format: string | null;
+  container_format: string | null;
+  os_hash_algo?: string | null;
+  os_hash_value?: string | null;
+  [property: string]: unknown;
+}
+
+interface ImagePage {
+  images?: GlanceImage[];
+  next?: string;
+}
+
+export type PatchOp =
+  { op: 'add' | 'replace'; path: string; value: unknown } | { op: 'remove'; path: string };
+
+export type DeleteOutcome = 'deleted' | 'absent' | 'refused';
+
+interface CallOptions {
+  json?: unknown;
+  patch?: PatchOp[];
+  /** A fresh body stream per attempt (uploads). */
+  body?: () => Readable;
+  headers?: Record<string, string>;
+  signal?: AbortSignal | undefined;
+  upload?: boolean;
+}
+
+interface Reply {
+  status: number;
+  text: string;
+}
+
+const PATCH_TYPE = 'application/openstack-images-v2.1-json-patch';
+const PAGE_SIZE = 200;
+
+export class GlanceClient {
+  constructor(
+    private readonly auth: GlanceAuth,
+    private readonly http: Got,
+    private readonly timeoutMs: number,
+  ) {}
+
+  /** The project our requests act for; undefined when Glance gives us no project (no-auth mode). */
+  async ownProject(signal?: AbortSignal): Promise<string | undefined> {
+    return (await this.auth.session(signal)).projectId;
+  }
+
+  /** Every image matching the property filters, hidden (os_hidden) or not, all pages. */
+  async listImages(filters: Record<string, string>, signal?: AbortSignal): Promise<GlanceImage[]> {
+    const images: GlanceImage[] = [];
+    for (const hidden of ['false', 'true']) {
+      let query: string | undefined = new URLSearchParams({
+        ...filters,
+        os_hidden: hidden,
+        limit: String(PAGE_SIZE),
+      }).toString();
+      while (query !== undefined) {
+        const page: ImagePage = await this.json<ImagePage>('GET', `/v2/images?${query}`, { signal });
+        images.push(...(page.images ?? []));
+        query = page.next === undefined ? undefined : page.next.slice(page.next.indexOf('?') + 1);
+      }
+    }
+    // An image listed by both queries (hidden while we paged) counts once.
+    return [...new Map(images.map((i) => [i.id, i])).values()];
+  }
+
+  async getImage(id: string, signal?: AbortSignal): Promise<GlanceImage | undefined> {
+    const reply = await this.call('GET', `/v2/images/${encodeURIComponent(id)}`, { signal });
+    if (reply.status === 404) return undefined;
+    return this.expectJson<GlanceImage>('GET', `/v2/images/${id}`, reply, [200]);
+  }
+
+  createImage(body: Record<string, unknown>, signal?: AbortSignal): Promise<GlanceImage> {
+    return this.json<GlanceImage>('POST', '/v2/images', { json: body, signal }, [201]);
+  }
+
+  patchImage(id: string, ops: PatchOp[], signal?: AbortSignal): Promise<GlanceImage> {
+    return this.json<GlanceImage>('PATCH', `/v2/images/${encodeURIComponent(id)}`, { patch: ops, signal });
+  }
+
+  /** DELETE; 'refused' when Glance will not delete it now (protected, in use, wrong state). */
+  async deleteImage(id: string, signal?: AbortSignal): Promise<DeleteOutcome> {
+    const path = `/v2/images/${encodeURIComponent(id)}`;
+    const reply = await this.call('DELETE', path, { signal });
+    if (reply.status === 204 || reply.status === 200) return 'deleted';
+    if (reply.status === 404) return 'absent';
+    if (reply.status === 403 || reply.status === 409) return 'refused';
+    throw failure('DELETE', path, reply);
+  }
+
+  async deactivate(id: string, signal?: AbortSignal): Promise<void> {
+    await this.action(id, 'deactivate', signal);
+  }
+
+  async reactivate(id: string, signal?: AbortSignal): Promise<void> {
+    await this.action(id, 'reactivate', signal);
+  }
+
+  /** Adds a member project; an existing membership (409) is fine. */
+  async addMember(id: string, member: string, signal?: AbortSignal): Promise<void> {
+    const path = `/v2/images/${encodeURIComponent(id)}/members`;
+    const reply = await this.call('POST', path, { json: { member }, signal });
+    if (reply.status !== 200 && reply.status !== 409) throw failure('POST', path, reply);
+  }
+
+  /** Sets a member's status; false when Glance refuses (only the member project may accept). */
+  async setMemberStatus(id: string, member: string, status: string, signal?: AbortSignal): Promise<boolean> {
+    const path = `/v2/images/${encodeURIComponent(id)}/members/${encodeURIComponent(member)}`;
+    const reply = await this.call('PUT', path, { json: { status }, signal });
+    if (reply.status === 200) return true;
+    if (reply.status === 403) return false;
+    throw failure('PUT', path, reply);
+  }
+
+  async listMembers(id: string, signal?: AbortSignal): Promise<{ member_id: string; status: string }[]> {
+    const path = `/v2/images/${encodeURIComponent(id)}/members`;
+    const reply = await this.call('GET', path, { signal });
+    // Glance answers 403 for images that are not shared: they have no members.
+    if (reply.status === 403) return [];
+    const body = this.expectJson<{ members?: { member_id: string; status: string }[] }>(
+      'GET',
+      path,
+      reply,
+      [200],
+    );
+    return body.members ?? [];
+  }
+
+  async removeMember(id: string, member: string, signal?: AbortSignal): Promise<void> {
+    const path = `/v2/images/${encodeURIComponent(id)}/members/${encodeURIComponent(member)}`;
+    const reply = await this.call('DELETE', path, { signal });
+    if (reply.status !== 204 && reply.status !== 404) throw failure('DELETE', path, reply);
+  }
+
+  /**
+   * Streams the file into `PUT /v2/images/{id}/file` (never read into memory) and returns
+   * the number of bytes sent and their SHA-512, computed while they went out.
+   */
+  async uploadFile(
+    id: string,
+    file: string,
+    signal?: AbortSignal,
+  ): Promise<{ bytes: number; sha512: string }> {
+    const size = await stat(file).then(
+      (info) => info.size,
+      (err: unknown) => {
+        throw new VmiError('BACKEND_FAILED', `cannot read disk for Glance: ${(err as Error).message}`);
+      },
+    );
+    let digest = new DigestStream();
+    const body = (): Readable => {
+      digest = new DigestStream();
+      const source = createReadStream(file, { highWaterMark: 1024 * 1024 });
+      source.on('error', (err) => digest.destroy(err));
+      // When got gives up on the body, close the file too.
+      digest.on('close', () => source.destroy());
+      return source.pipe(digest);
+    };
+    const path = `/v2/images/${encodeURIComponent(id)}/file`;
+    const reply = await this.call('PUT', path, {
+      body,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+      signal,
+      upload: true,
+    });
+    if (reply.status !== 204 && reply.status !== 200) throw failure('PUT', path, reply);
+    return { bytes: digest.bytes, sha512: digest.hex() };
+  }
+
+  private async action(id: string, name: string, signal: AbortSignal | undefined): Promise<void> {
+    const path = `/v2/images/${encodeURIComponent(id)}/actions/${name}`;
+    const reply = await this.call('POST', path, { signal });
+    if (reply.status !== 204 && reply.status !== 200) throw failure('POST', path, reply);
+  }
+
+  private async json<T>(method: Method, path: string, options: CallOptions, ok = [200]): Promise<T> {
+    return this.expectJson<T>(method, path, await this.call(method, path, options), ok);
+  }
+
+  private expectJson<T>(method: Method, path: string, reply: Reply, ok: number[]): T {
+    if (!ok.includes(reply.status)) throw failure(method, path, reply);
+    try {
+      return JSON.parse(reply.text) as T;
+    } catch {
+      throw new VmiError(
+        'BACKEND_FAILED',
+        `Glance ${method} ${path}: HTTP ${reply.status} with a body that is not JSON`,
+      );
+    }
+  }
+
+  private async call(method: Method, path: string, options: CallOptions): Promise<Reply> {
+    for (let attempt = 1; ; attempt++) {
+      const session = await this.auth.session(options.signal);
+      const reply = await this.send(method, `${session.endpoint}${path}`, session.token, {
+        ...options,
+        headers: { ...session.headers, ...options.headers },
+      });
+      if (reply.status !== 401 || session.token === undefined || attempt > 1) return reply;
+      this.auth.invalidate(session.token);
+    }
+  }
+
+  /**
+   * One request, sent once more when it met a closed connection and could not have changed
+   * anything twice: Node keeps connections alive, and Glance may close an idle one just as
+   * it is reused ("socket hang up"). Uploads and creations are never repeated here.
+   */
+  private async send(
+    method: Method,
+    url: string,
+    token: string | undefined,
+    options: CallOptions,
+  ): Promise<Reply> {
+    try {
+      return await this.sendOnce(method, url, token, options);
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      const repeatable = REPEATABLE.has(method) && options.body === undefined;
+      if (!repeatable || options.signal?.aborted === true || !STALE_CONNECTION.has(code ?? '')) {
+        throw transportFailure(method, url, err, options.signal);
+      }
+      try {
+        return await this.sendOnce(method, url, token, options);
+      } catch (again) {
+        throw transportFailure(method, url, again, options.signal);
+      }
+    }
+  }
+
+  private async sendOnce(
+    method: Method,
+    url: string,
+    token: string | undefined,
+    options: CallOptions,
+  ): Promise<Reply> {
+    const headers: Record<string, string> = { accept: 'application/json', ...options.headers };
+    if (token !== undefined) headers['x-auth-token'] = token;
+    if (options.patch !== undefined) headers['content-type'] = PATCH_TYPE;
+    const body = options.body?.();
+    const t = this.timeoutMs;
+    try {
+      const response = await this.http(url, {
+        method,
+        headers,
+        ...(options.json === undefined ? {} : { json: options.json }),
+        ...(options.patch === undefined ? {} : { body: JSON.stringify(options.patch) }),
+        ...(body === undefined ? {} : { body }),
+        responseType: 'text',
+        throwHttpErrors: false,
+        // A redirect would carry X-Auth-Token to wherever it points.
+        followRedirect: false,
+        retry: { limit: 0 },
+        // Uploads may take long: limit idleness, not the total.
+        timeout: options.upload === true ? { connect: t, socket: t, response: t } : { request: t },
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
+      return { status: response.statusCode, text: response.body };
+    } catch (err) {
+      body?.destroy();
+      throw err;
+    }
+  }
+}
+
+/** Methods whose repetition changes nothing more (a JSON patch sets values). */
+const REPEATABLE = new Set<Method>(['GET', 'HEAD', 'DELETE', 'PATCH']);
+const STALE_CONNECTION = new Set(['ECONNRESET', 'EPIPE']);
+
+function transportFailure(method: Method, url: string, err: unknown, signal?: AbortSignal): VmiError {
+  const e = err as Error & { code?: string };
+  const reason = signal?.aborted === true ? 'aborted' : `${e.code ?? 'error'}: ${e.message}`;
+  return new VmiError('BACKEND_FAILED', `Glance ${method} ${new URL(url).pathname}: ${reason}`);
+}
+
+function failure(method: Method, path: string, reply: Reply): VmiError {
+  return new VmiError(
+    'BACKEND_FAILED',
+    `Glance ${method} ${path}: HTTP ${reply.status}: ${glanceMessage(reply.text)}`,
+    {
+      details: { status: reply.status },
+    },
+  );
+}
+
+/** Glance's error text: JSON `message` (with HTML remnants) or an HTML page. */
+export function glanceMessage(text: string): string {
+  let message = text;
+  try {
+    const value = JSON.parse(text) as { message?: unknown };
+    if (typeof value.message === 'string') message = value.message;
+  } catch {
+    // an HTML or plain body
+  }
+  const plain = message
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&#x27;/g, "'")
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return plain === '' ? '(empty body)' : plain.slice(0, 300);
+}

@@ -1,0 +1,307 @@
+import { createHash } from 'node:crypto';
+import { mkdir, rm, statfs } from 'node:fs/promises';
+import { finished, type Readable, type Writable } from 'node:stream';
+import { dirname } from 'node:path';
+import type { Got } from 'got';
+import { VmiError } from '../../shared/errors.js';
+import { responseOf, transferError } from '../../shared/http.js';
+import { existingSize, hashPrefix, keepVerified, openPartial } from './partial.js';
+
+/**
+ * One image download (SPEC.md section 6): stream into a partial file while hashing, abort
+ * at hv:size + 1 byte, refuse an oversized Content-Length before reading, resume with
+ * Range, watch for stalls and slow drips. One open file is hashed (a resumed prefix), written
+ * and then renamed to the verified name, where its inode is checked: bytes renamed onto the
+ * partial name by anyone else are never taken for the ones that were hashed (issue 12).
+ */
+
+export interface DownloadJob {
+  uri: string;
+  size: number;
+  sha512: string;
+  /** Resumed when it exists, else created exclusively (O_EXCL). */
+  partialPath: string;
+  /** Where the file goes once its size and digest passed. */
+  verifiedPath: string;
+}
+
+export interface DownloadLimits {
+  stallMs: number;
+  minBytesPerSecond: number;
+  windowMs: number;
+  minFreeBytes: number;
+}
+
+export interface DownloadResult {
+  /** Bytes fetched over the network in this attempt (resumed bytes excluded). */
+  transferred: number;
+  resumedFrom: number;
+}
+
+async function checkFreeSpace(dir: string, needed: number, margin: number): Promise<void> {
+  const fs = await statfs(dir);
+  const free = fs.bavail * fs.bsize;
+  if (free < needed + margin) {
+    throw new VmiError(
+      'DISK_FULL',
+      `${dir} has ${free} bytes free; ${needed} needed plus a margin of ${margin}`,
+    );
+  }
+}
+
+/** Parses `Content-Range: bytes START-END/TOTAL` and returns START. */
+function rangeStart(header: string | undefined): number | undefined {
+  const m = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(header ?? '');
+  return m === null ? undefined : Number(m[1]);
+}
+
+/** Raised inside the watchdog; carried out through the request's abort. */
+class Watchdog {
+  private lastData = Date.now();
+  private windowStart = Date.now();
+  private windowBytes = 0;
+  private readonly timer: NodeJS.Timeout;
+  reason: VmiError | undefined;
+
+  constructor(limits: DownloadLimits, abort: (err: VmiError) => void) {
+    this.timer = setInterval(
+      () => {
+        const now = Date.now();
+        if (now - this.lastData > limits.stallMs) {
+          this.reason = new VmiError('STALLED', `no data for ${Math.round(limits.stallMs / 1000)} s`);
+        } else if (now - this.windowStart >= limits.windowMs) {
+          const rate = (this.windowBytes * 1000) / (now - this.windowStart);
+          if (rate < limits.minBytesPerSecond) {
+            this.reason = new VmiError(
+              'STALLED',
+              `throughput ${Math.round(rate)} B/s is below the floor of ${limits.minBytesPerSecond} B/s`,
+            );
+          }
+          this.windowStart = now;
+          this.windowBytes = 0;
+        }
+        if (this.reason !== undefined) abort(this.reason);
+      },
+      Math.min(1000, Math.max(50, Math.floor(limits.stallMs / 4))),
+    );
+  }
+
+  data(bytes: number): void {
+    this.lastData = Date.now();
+    this.windowBytes += bytes;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+}
+
+/**
+ * Bytes the file writer may hold before the socket is paused. With the default 16 KiB
+ * every socket chunk waited for its write, and receiving, hashing and writing took turns
+ * instead of overlapping: about 0.6 of `curl | sha512sum` instead of 1.1 (bench/ingest.ts).
+ */
+const WRITE_BUFFER = 8 << 20;
+
+/**
+ * Feeds every chunk of `source` to `onChunk` (which may throw to stop), then to `out`,
+ * pausing the source while `out` is full. Events rather than `for await`: the async
+ * iterator costs a promise per chunk, a measurable share of a 2 GiB ingest.
+ */
+function pump(source: Readable, out: Writable, onChunk: (chunk: Buffer) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const settle = (err?: Error | null) => {
+      if (settled) return;
+      settled = true;
+      source.off('data', onData);
+      out.off('error', settle);
+      stopWatching();
+      if (err == null) resolve();
+      else {
+        source.pause();
+        reject(err);
+      }
+    };
+    const onData = (chunk: Buffer) => {
+      try {
+        onChunk(chunk);
+      } catch (err) {
+        settle(err as Error); // onChunk throws VmiErrors only
+        return;
+      }
+      if (!out.write(chunk)) {
+        source.pause();
+        out.once('drain', () => {
+          if (!settled) source.resume();
+        });
+      }
+    };
+    // The readable side only: a got stream is a duplex whose request side may stay open.
+    const stopWatching = finished(source, { writable: false }, settle);
+    out.on('error', settle);
+    source.on('data', onData);
+  });
+}
+
+/** Ends `out` and waits until its file is closed; a failed last write (ENOSPC) rejects. */
+async function endAndClose(out: Writable): Promise<void> {
+  if (out.destroyed) {
+    // It failed before the end: nothing says that every chunk reached the file.
+    await destroyAndClose(out);
+    throw out.errored ?? new Error('the partial file was closed before the end of the download');
+  }
+  return new Promise((resolve, reject) => {
+    out.once('error', reject);
+    out.once('close', () => resolve());
+    out.end();
+  });
+}
+
+/** Drops what `out` still buffers and waits until its file is closed. */
+async function destroyAndClose(out: Writable): Promise<void> {
+  // Writes still queued fail with ERR_STREAM_DESTROYED: expected here, not a new error.
+  out.on('error', () => undefined);
+  if (out.closed) return;
+  const closed = new Promise((resolve) => out.once('close', resolve));
+  out.destroy();
+  await closed;
+}
+
+export async function downloadImage(
+  http: Got,
+  job: DownloadJob,
+  limits: DownloadLimits,
+  signal?: AbortSignal,
+): Promise<DownloadResult> {
+  await mkdir(dirname(job.partialPath), { recursive: true });
+  const file = await openPartial(job.partialPath);
+  // Until the write stream owns the file (and closes it), this function closes it.
+  let fileOwned = true;
+  let offset = 0;
+  let hash = createHash('sha512');
+  let written: { dev: number; ino: number };
+  try {
+    offset = await existingSize(file, job.size);
+    await checkFreeSpace(dirname(job.partialPath), job.size - offset, limits.minFreeBytes);
+    hash = await hashPrefix(file, offset);
+    written = await file.stat();
+  } catch (err) {
+    await file.close();
+    throw diskError(err) ?? err;
+  }
+  const resumedFrom = offset;
+  const controller = new AbortController();
+  const onAbort = () => controller.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const request = http.stream(job.uri, {
+    headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+    signal: controller.signal,
+    timeout: {
+      lookup: 30_000,
+      connect: 30_000,
+      secureConnect: 30_000,
+      response: Math.max(limits.stallMs, 1000),
+    },
+  });
+  const watchdog = new Watchdog(limits, (err) => request.destroy(err));
+  let transferred = 0;
+  try {
+    const response = await responseOf(request);
+    const status = response.statusCode;
+    const length = Number(response.headers['content-length'] ?? NaN);
+    if (
+      status === 206 &&
+      offset > 0 &&
+      rangeStart(response.headers['content-range'] as string | undefined) === offset
+    ) {
+      // Resuming: append to what we have.
+    } else if (status === 200) {
+      if (offset > 0) {
+        // The server ignored Range: start over cleanly.
+        offset = 0;
+        hash = createHash('sha512');
+        await file.truncate(0);
+      }
+    } else {
+      throw new VmiError('HTTP_STATUS', `${job.uri} answered HTTP ${status}`, { details: { status } });
+    }
+    if (Number.isFinite(length) && offset + length > job.size) {
+      throw new VmiError(
+        'IMAGE_TOO_LARGE',
+        `${job.uri} announces ${offset + length} bytes; the list says ${job.size}`,
+      );
+    }
+    // Positioned writes from `offset` into the very file whose prefix was hashed.
+    const out = file.createWriteStream({ start: offset, highWaterMark: WRITE_BUFFER });
+    fileOwned = false;
+    try {
+      await pump(request, out, (chunk) => {
+        transferred += chunk.length;
+        watchdog.data(chunk.length);
+        if (offset + transferred > job.size) {
+          throw new VmiError(
+            'IMAGE_TOO_LARGE',
+            `${job.uri} sent more than the ${job.size} bytes the list declares`,
+          );
+        }
+        hash.update(chunk);
+      });
+      await endAndClose(out);
+    } catch (err) {
+      // What arrived stays for a resume (bytes that failed verification are deleted below).
+      await endAndClose(out).catch(() => destroyAndClose(out));
+      throw err;
+    }
+    const total = offset + transferred;
+    if (total !== job.size) {
+      throw new VmiError(
+        'IMAGE_SIZE_MISMATCH',
+        `${job.uri} ended after ${total} bytes; the list says ${job.size}`,
+      );
+    }
+    const digest = hash.digest('hex');
+    if (digest !== job.sha512) {
+      throw new VmiError(
+        'IMAGE_DIGEST_MISMATCH',
+        `${job.uri}: SHA-512 ${digest.slice(0, 16)}… differs from the list's ${job.sha512.slice(0, 16)}…`,
+      );
+    }
+    await keepVerified(job, written);
+    return { transferred, resumedFrom };
+  } catch (err) {
+    if (fileOwned) await file.close().catch(() => undefined);
+    fileOwned = false;
+    const coded =
+      watchdog.reason ?? (err instanceof VmiError ? err : (diskError(err) ?? transferError(err, job.uri)));
+    if (['IMAGE_TOO_LARGE', 'IMAGE_SIZE_MISMATCH', 'IMAGE_DIGEST_MISMATCH'].includes(coded.code)) {
+      // Bytes that failed verification are never kept, not even for a resume.
+      await rm(job.partialPath, { force: true });
+    }
+    throw coded;
+  } finally {
+    if (fileOwned) await file.close().catch(() => undefined);
+    watchdog.stop();
+    signal?.removeEventListener('abort', onAbort);
+    request.destroy();
+  }
+}
+
+function diskError(err: unknown): VmiError | undefined {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new VmiError('DISK_FULL', `no space left for the download: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return undefined;
+}
+
+/** Whether another attempt may succeed (network trouble) or not (the server says no). */
+export function isRetryable(err: VmiError): boolean {
+  if (err.code === 'HTTP_STATUS') {
+    const status = err.details?.['status'];
+    return typeof status === 'number' && (status >= 500 || status === 408 || status === 429);
+  }
+  return err.code !== 'DISK_FULL' && err.code !== 'IMAGE_IDENTIFIER_UNSAFE';
+}
