@@ -3,12 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { action, runProgram } from '../shared/cli.js';
 import type { SigningDigest } from '../shared/cms.js';
-import { loadSigningCredential } from '../shared/credentials.js';
 import { VmiError } from '../shared/errors.js';
-import { parseImageList } from '../shared/imagelist/parse.js';
-import { writeFileAtomic } from '../shared/fsutil.js';
-import { checkSigningKeyUsage, checkValidity } from '../shared/pki/checks.js';
-import { signList } from '../shared/signlist.js';
 import { addVerifyCommand } from '../shared/verifycli.js';
 import { VERSION } from '../shared/version.js';
 import { addAccessCommands } from './commands/access.js';
@@ -58,6 +53,17 @@ export function buildProgram(): Command {
         const content = await readFile(input).catch((err: unknown) => {
           throw new VmiError('USAGE', `cannot read ${input}: ${(err as Error).message}`);
         });
+        // Imported here: `--help` and the other commands load no certificate code.
+        const [{ parseImageList }, { loadSigningCredential }, { checkSigningKeyUsage, checkValidity }] =
+          await Promise.all([
+            import('../shared/imagelist/parse.js'),
+            import('../shared/credentials.js'),
+            import('../shared/pki/checks.js'),
+          ]);
+        const [{ signList }, { writeFileAtomic }] = await Promise.all([
+          import('../shared/signlist.js'),
+          import('../shared/fsutil.js'),
+        ]);
         const list = parseImageList(new Uint8Array(content));
         for (const warning of list.warnings) process.stderr.write(`${NAME}: warning: ${warning}\n`);
         const credential = await loadSigningCredential(flags.cert, flags.key, flags.chain);

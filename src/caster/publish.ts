@@ -26,7 +26,7 @@ import type { SigningSetup } from './signing.js';
  * caller's transaction: if anything fails, nothing is recorded and the old file stays.
  */
 
-export const DEFAULT_LIFETIME_DAYS = 28;
+export { DEFAULT_LIFETIME_DAYS } from './defaults.js';
 const DAY_MS = 86_400_000;
 
 export interface PublishRequest {

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { DEFAULT_CHAIN_POLICY, type ChainPolicy } from './pki/chain.js';
+import { DEFAULT_CHAIN_POLICY, type ChainPolicy } from './pki/policy.js';
 import type { CrlMode } from './pki/crl.js';
 
 /**

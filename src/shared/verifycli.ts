@@ -2,9 +2,6 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { action, parseTime, printJson } from './cli.js';
 import { VmiError } from './errors.js';
-import { loadTrustStore } from './pki/trustdir.js';
-import { loadVomsDir } from './pki/vomsdir.js';
-import { extractPayload } from './smime.js';
 import {
   addTrustOptions,
   chainPolicyFrom,
@@ -12,7 +9,6 @@ import {
   defaultVomsDir,
   type TrustFlags,
 } from './trustopts.js';
-import { verifySignedList } from './verify.js';
 
 interface VerifyFlags extends TrustFlags {
   at?: Date;
@@ -64,6 +60,14 @@ export function addVerifyCommand(program: Command, name: string): void {
         throw new VmiError('USAGE', '--fqan needs --require-voms');
       }
       const bytes = await readInput(file);
+      // Loaded here, not at start-up: `--help` and the other commands need no certificate code.
+      const [{ loadTrustStore }, { loadVomsDir }, { extractPayload }, { verifySignedList }] =
+        await Promise.all([
+          import('./pki/trustdir.js'),
+          import('./pki/vomsdir.js'),
+          import('./smime.js'),
+          import('./verify.js'),
+        ]);
       const store = await loadTrustStore(flags.caDir ?? defaultCaDir());
       const vomsDir = await loadVomsDir(flags.vomsdir ?? defaultVomsDir());
       const verified = verifySignedList(bytes, store, {

@@ -1,10 +1,6 @@
 import type { Command } from 'commander';
 import { action, printJson } from '../../shared/cli.js';
 import { VmiError } from '../../shared/errors.js';
-import { isoNow, withContext } from '../context.js';
-import { deleteToken, insertToken, putClient, tokensOf } from '../store/access.js';
-import { requireList } from '../store/lists.js';
-import { newToken } from '../tokens.js';
 import { NAME } from './names.js';
 
 interface TokenFlags {
@@ -25,6 +21,10 @@ export function addAccessCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(
       action(NAME, async (flags: TokenFlags, cmd: Command) => {
+        const { isoNow, withContext } = await import('../context.js');
+        const { insertToken, tokensOf } = await import('../store/access.js');
+        const { requireList } = await import('../store/lists.js');
+        const { newToken } = await import('../tokens.js');
         if (flags.name === '') throw new VmiError('USAGE', 'a token needs a name');
         const { token: secret, hash } = newToken();
         await withContext(cmd, (ctx) =>
@@ -53,6 +53,9 @@ export function addAccessCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       action(NAME, async (flags: { list: string; json?: boolean }, cmd: Command) => {
+        const { withContext } = await import('../context.js');
+        const { tokensOf } = await import('../store/access.js');
+        const { requireList } = await import('../store/lists.js');
         const tokens = await withContext(cmd, (ctx) => {
           requireList(ctx.db, flags.list);
           return tokensOf(ctx.db, flags.list);
@@ -72,6 +75,8 @@ export function addAccessCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(
       action(NAME, async (flags: TokenFlags, cmd: Command) => {
+        const { withContext } = await import('../context.js');
+        const { deleteToken } = await import('../store/access.js');
         await withContext(cmd, (ctx) =>
           ctx.lock.run(() => {
             if (!deleteToken(ctx.db, flags.list, flags.name)) {
@@ -102,6 +107,8 @@ export function addAccessCommands(program: Command): void {
           flags: { vo: string; dn: string; ca: string; verify?: boolean; json?: boolean },
           cmd: Command,
         ) => {
+          const { isoNow, withContext } = await import('../context.js');
+          const { putClient } = await import('../store/access.js');
           if (!flags.dn.startsWith('/') || !flags.ca.startsWith('/')) {
             throw new VmiError('USAGE', '--dn and --ca are oneline DNs starting with /');
           }

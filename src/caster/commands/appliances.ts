@@ -1,7 +1,5 @@
 import type { Command } from 'commander';
 import { action, printJson } from '../../shared/cli.js';
-import { createAppliance } from '../appliances.js';
-import { isoNow, withContext } from '../context.js';
 import { NAME } from './names.js';
 
 interface CreateFlags {
@@ -30,6 +28,8 @@ export function addApplianceCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(
       action(NAME, async (listId: string, flags: CreateFlags, cmd: Command) => {
+        const { createAppliance } = await import('../appliances.js');
+        const { isoNow, withContext } = await import('../context.js');
         const id = await withContext(cmd, (ctx) =>
           ctx.lock.run(() =>
             createAppliance(

@@ -1,9 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { action, printJson } from '../../shared/cli.js';
-import { loadSigningCredential } from '../../shared/credentials.js';
-import { loadTrustStore } from '../../shared/pki/trustdir.js';
-import { loadVomsDir } from '../../shared/pki/vomsdir.js';
 import {
   addTrustOptions,
   chainPolicyFrom,
@@ -11,10 +8,7 @@ import {
   defaultVomsDir,
   type TrustFlags,
 } from '../../shared/trustopts.js';
-import { isoNow, withContext } from '../context.js';
-import { checkCredential } from '../credentials.js';
-import { settleProblems, signerProblems } from '../readiness.js';
-import { allCredentials, putCredential, type CredentialRecord } from '../store/access.js';
+import type { CredentialRecord } from '../store/access.js';
 import { NAME } from './names.js';
 
 interface AddFlags extends TrustFlags {
@@ -55,6 +49,13 @@ export function addCredentialCommands(program: Command): void {
       .option('--json', 'print the result as JSON'),
   ).action(
     action(NAME, async (flags: AddFlags, cmd: Command) => {
+      const { loadSigningCredential } = await import('../../shared/credentials.js');
+      const { loadTrustStore } = await import('../../shared/pki/trustdir.js');
+      const { loadVomsDir } = await import('../../shared/pki/vomsdir.js');
+      const { isoNow, withContext } = await import('../context.js');
+      const { checkCredential } = await import('../credentials.js');
+      const { settleProblems, signerProblems } = await import('../readiness.js');
+      const { putCredential } = await import('../store/access.js');
       const loaded = await loadSigningCredential(flags.cert, flags.key, flags.chain);
       const now = new Date();
       const record = await withContext(cmd, async (ctx) => {
@@ -103,6 +104,8 @@ export function addCredentialCommands(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       action(NAME, async (flags: { json?: boolean }, cmd: Command) => {
+        const { withContext } = await import('../context.js');
+        const { allCredentials } = await import('../store/access.js');
         const records = await withContext(cmd, (ctx) => allCredentials(ctx.db));
         if (flags.json === true) printJson(records);
         else

@@ -4,11 +4,11 @@ import type { Command } from 'commander';
 import { action, printJson } from '../../shared/cli.js';
 import { VmiError } from '../../shared/errors.js';
 import type { JsonObject } from '../../shared/imagelist/model.js';
-import { addImage, removeImage, supersedable, updateImage, type Edit } from '../catalog.js';
-import { isoNow, withContext, type CasterContext } from '../context.js';
+import type { Edit } from '../catalog.js';
+import type { CasterContext } from '../context.js';
 import type { ImageContent, ImageMetadata } from '../entries.js';
 import { sniffFormat, sniffOsName } from '../format.js';
-import { checkImageUrl, measureFile, measureUrl, type ImageFacts } from '../imagefile.js';
+import type { ImageFacts } from '../imagefile.js';
 import { progressBar } from '../progress.js';
 import { findAppliance } from '../store/appliances.js';
 import { findImage } from '../store/images.js';
@@ -123,6 +123,7 @@ async function measure(flags: SourceFlags): Promise<{ content: ImageContent; fac
     throw new VmiError('USAGE', '--size must be a number of bytes');
   }
   const uri = flags.url ?? flags.uri ?? '';
+  const { checkImageUrl, measureFile, measureUrl } = await import('../imagefile.js');
   checkImageUrl(uri, flags.url === undefined ? '--uri' : '--url');
   const total = flags.file === undefined ? undefined : (await stat(flags.file).catch(() => undefined))?.size;
   const bar = progressBar(basename(flags.file ?? new URL(uri).pathname), total);
@@ -158,7 +159,11 @@ function detected(flags: SourceFlags & MetadataFlags, facts: ImageFacts): Partia
 }
 
 /** Cheap checks before streaming a large image: the names given must exist. */
-function precheck(ctx: CasterContext, listId: string, flags: AddFlags): void {
+async function precheck(ctx: CasterContext, listId: string, flags: AddFlags): Promise<void> {
+  const [{ isoNow }, { supersedable }] = await Promise.all([
+    import('../context.js'),
+    import('../catalog.js'),
+  ]);
   const edit: Edit = { db: ctx.db, now: isoNow(), code: 'USAGE' };
   requireList(ctx.db, listId);
   for (const old of flags.supersedes ?? []) supersedable(edit, listId, old);
@@ -179,11 +184,15 @@ export function addImageCommands(program: Command): void {
     .option('--role <role>', 'the role of the image in the appliance')
     .action(
       action(NAME, async (listId: string, flags: AddFlags, cmd: Command) => {
+        const [{ isoNow, withContext }, { addImage }] = await Promise.all([
+          import('../context.js'),
+          import('../catalog.js'),
+        ]);
         if ((flags.appliance === undefined) !== (flags.role === undefined)) {
           throw new VmiError('USAGE', '--appliance and --role go together');
         }
         const id = await withContext(cmd, async (ctx) => {
-          precheck(ctx, listId, flags);
+          await precheck(ctx, listId, flags);
           const { content, facts } = await measure(flags);
           const meta = { ...metadataFrom(flags), ...detected(flags, facts) };
           return ctx.lock.run(() =>
@@ -216,6 +225,10 @@ export function addImageCommands(program: Command): void {
       action(
         NAME,
         async (listId: string, imageId: string, flags: SourceFlags & MetadataFlags, cmd: Command) => {
+          const [{ isoNow, withContext }, { updateImage }] = await Promise.all([
+            import('../context.js'),
+            import('../catalog.js'),
+          ]);
           const version = await withContext(cmd, async (ctx) => {
             requireList(ctx.db, listId);
             if (findImage(ctx.db, listId, imageId)?.state !== 'listed') {
@@ -241,6 +254,10 @@ export function addImageCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(
       action(NAME, async (listId: string, imageId: string, flags: { json?: boolean }, cmd: Command) => {
+        const [{ isoNow, withContext }, { removeImage }] = await Promise.all([
+          import('../context.js'),
+          import('../catalog.js'),
+        ]);
         await withContext(cmd, (ctx) =>
           ctx.lock.run(() => removeImage({ db: ctx.db, now: isoNow(), code: 'USAGE' }, listId, imageId)),
         );

@@ -2,8 +2,6 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { action, parseTime, printJson } from '../../shared/cli.js';
 import { VmiError } from '../../shared/errors.js';
-import { loadTrustStore } from '../../shared/pki/trustdir.js';
-import { loadVomsDir } from '../../shared/pki/vomsdir.js';
 import {
   addTrustOptions,
   chainPolicyFrom,
@@ -11,9 +9,6 @@ import {
   defaultVomsDir,
   type TrustFlags,
 } from '../../shared/trustopts.js';
-import { verifySignedList } from '../../shared/verify.js';
-import { isoNow, withContext } from '../context.js';
-import { importVerifiedList } from '../importlist.js';
 import { NAME } from './names.js';
 
 interface ImportFlags extends TrustFlags {
@@ -40,6 +35,11 @@ export function addImportCommand(program: Command): void {
       .option('--json', 'print the result as JSON'),
   ).action(
     action(NAME, async (file: string, flags: ImportFlags, cmd: Command) => {
+      const { loadTrustStore } = await import('../../shared/pki/trustdir.js');
+      const { loadVomsDir } = await import('../../shared/pki/vomsdir.js');
+      const { verifySignedList } = await import('../../shared/verify.js');
+      const { isoNow, withContext } = await import('../context.js');
+      const { importVerifiedList } = await import('../importlist.js');
       const bytes = new Uint8Array(
         await readFile(file).catch((err: unknown) => {
           throw new VmiError('USAGE', `cannot read ${file}: ${(err as Error).message}`, { cause: err });

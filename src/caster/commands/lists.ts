@@ -1,14 +1,7 @@
 import type { Command } from 'commander';
 import { action, parsePositiveInt, printJson } from '../../shared/cli.js';
 import type { JsonObject } from '../../shared/imagelist/model.js';
-import { serializeImageList } from '../../shared/imagelist/serialize.js';
-import { assembleDocument, stampDocument } from '../build.js';
-import { createList } from '../catalog.js';
-import { isoNow, withContext } from '../context.js';
-import { DEFAULT_LIFETIME_DAYS, loadListState, nextVersion, readPublishedFile } from '../publish.js';
-import { registeredEmail } from '../readiness.js';
-import { findCredential } from '../store/access.js';
-import { publicationsOf } from '../store/publications.js';
+import { DEFAULT_LIFETIME_DAYS } from '../defaults.js';
 import { NAME } from './names.js';
 
 interface CreateFlags {
@@ -45,6 +38,8 @@ export function addListCommands(program: Command): void {
     .option('--json', 'print the result as JSON')
     .action(
       action(NAME, async (flags: CreateFlags, cmd: Command) => {
+        const { createList } = await import('../catalog.js');
+        const { isoNow, withContext } = await import('../context.js');
         const id = await withContext(cmd, (ctx) =>
           ctx.lock.run(() =>
             createList({ db: ctx.db, now: isoNow(), code: 'USAGE' }, { ...flags, id: flags.identifier }),
@@ -64,6 +59,13 @@ export function addListCommands(program: Command): void {
     .option('--json', 'print JSON only (the document, or the publications with --history)')
     .action(
       action(NAME, async (listId: string, flags: ShowFlags, cmd: Command) => {
+        const { serializeImageList } = await import('../../shared/imagelist/serialize.js');
+        const { assembleDocument, stampDocument } = await import('../build.js');
+        const { withContext } = await import('../context.js');
+        const { loadListState, nextVersion, readPublishedFile } = await import('../publish.js');
+        const { registeredEmail } = await import('../readiness.js');
+        const { findCredential } = await import('../store/access.js');
+        const { publicationsOf } = await import('../store/publications.js');
         await withContext(cmd, async (ctx) => {
           if (flags.history === true) {
             const publications = publicationsOf(ctx.db, listId);

@@ -3,12 +3,7 @@ import { action, parsePositiveInt, printJson } from '../../shared/cli.js';
 import type { SigningDigest } from '../../shared/cms.js';
 import { VmiError } from '../../shared/errors.js';
 import { addTrustOptions, chainPolicyFrom, type TrustFlags } from '../../shared/trustopts.js';
-import { withContext } from '../context.js';
-import { DEFAULT_LIFETIME_DAYS, publishLocked } from '../publish.js';
-import { settleProblems, signerProblems } from '../readiness.js';
-import { prepareSigning } from '../signing.js';
-import { urlProblems } from '../urlcheck.js';
-import { requireList } from '../store/lists.js';
+import { DEFAULT_LIFETIME_DAYS } from '../defaults.js';
 import { NAME } from './names.js';
 
 interface PublishFlags extends TrustFlags {
@@ -58,6 +53,12 @@ export function addPublishCommand(program: Command): void {
       .option('--json', 'print the result as JSON'),
   ).action(
     action(NAME, async (listId: string, flags: PublishFlags, cmd: Command) => {
+      const { withContext } = await import('../context.js');
+      const { publishLocked } = await import('../publish.js');
+      const { settleProblems, signerProblems } = await import('../readiness.js');
+      const { prepareSigning } = await import('../signing.js');
+      const { urlProblems } = await import('../urlcheck.js');
+      const { requireList } = await import('../store/lists.js');
       if (flags.cert === undefined && (flags.key !== undefined || flags.chain !== undefined)) {
         throw new VmiError('USAGE', '--key and --chain need --cert');
       }

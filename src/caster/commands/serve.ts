@@ -3,10 +3,7 @@ import { action, parsePositiveInt, printJson } from '../../shared/cli.js';
 import type { SigningDigest } from '../../shared/cms.js';
 import { VmiError } from '../../shared/errors.js';
 import { addTrustOptions, chainPolicyFrom, type TrustFlags } from '../../shared/trustopts.js';
-import { openContext } from '../context.js';
-import { DEFAULT_LIFETIME_DAYS } from '../publish.js';
-import { DEFAULT_MAX_BODY_BYTES } from '../serve/push.js';
-import { CasterServer } from '../serve/server.js';
+import { DEFAULT_LIFETIME_DAYS, DEFAULT_MAX_BODY_BYTES } from '../defaults.js';
 import { NAME } from './names.js';
 
 interface ServeFlags extends TrustFlags {
@@ -55,6 +52,8 @@ export function addServeCommand(program: Command): void {
       .option('--json', 'print the listening URL as JSON'),
   ).action(
     action(NAME, async (flags: ServeFlags, cmd: Command) => {
+      const { openContext } = await import('../context.js');
+      const { CasterServer } = await import('../serve/server.js');
       const { host, port } = parseListen(flags.listen);
       if ((flags.tlsCert === undefined) !== (flags.tlsKey === undefined)) {
         throw new VmiError('USAGE', '--tls-cert and --tls-key go together');

@@ -45,7 +45,7 @@ type Principal =
   | { kind: 'token'; name: string; listId: string; verify: boolean }
   | { kind: 'client'; dn: string; ca: string; vos: Map<string, boolean> };
 
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export { DEFAULT_MAX_BODY_BYTES } from '../defaults.js';
 
 const STATUS: Partial<Record<ErrorCode, number>> = {
   LIST_MALFORMED: 400,

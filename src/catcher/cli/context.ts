@@ -1,8 +1,12 @@
 import type { Command } from 'commander';
 import { findConfigFile, resolveHome } from '../../shared/home.js';
-import { createLogger } from '../../shared/log.js';
-import { openCatcher, type Catcher } from '../catcher.js';
-import { loadConfig, type CatcherConfig } from '../config.js';
+import type { Catcher } from '../catcher.js';
+import type { CatcherConfig } from '../config.js';
+
+/*
+ * The modules behind these functions (configuration schema, store, HTTP client, logger) are
+ * imported when a command runs, not when the program starts: `--help` loads none of them.
+ */
 
 /**
  * The configuration of a command from the global options, the same for the daemon and every
@@ -12,6 +16,7 @@ import { loadConfig, type CatcherConfig } from '../config.js';
  */
 export async function configFor(cmd: Command): Promise<CatcherConfig> {
   const globals = cmd.optsWithGlobals<{ home?: string; config?: string }>();
+  const { loadConfig } = await import('../config.js');
   const home = resolveHome('vmicatcher', globals.home);
   return loadConfig(await findConfigFile('vmicatcher', home, globals.config), home);
 }
@@ -19,6 +24,10 @@ export async function configFor(cmd: Command): Promise<CatcherConfig> {
 /** Opens the catcher for a one-shot command from the global --home/--config options. */
 export async function catcherFor(cmd: Command, options: { logFd?: 1 | 2 } = {}): Promise<Catcher> {
   const config = await configFor(cmd);
+  const [{ createLogger }, { openCatcher }] = await Promise.all([
+    import('../../shared/log.js'),
+    import('../catcher.js'),
+  ]);
   return openCatcher(config, { log: createLogger('vmicatcher', { fd: options.logFd ?? 2 }) });
 }
 

@@ -2,9 +2,7 @@ import type { Command } from 'commander';
 import { action, printJson } from '../../shared/cli.js';
 import { asVmiError } from '../../shared/errors.js';
 import { withCatcher } from './context.js';
-import { getSubscription } from '../store/subscriptions.js';
-import { displayUrl, subscribe } from '../sync/subscribe.js';
-import { readVmcatcherDatabase, type VmcatcherSubscription } from '../store/vmcatcher.js';
+import type { VmcatcherSubscription } from '../store/vmcatcher.js';
 
 const NAME = 'vmicatcher';
 
@@ -55,6 +53,14 @@ export function addImportCommand(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       action(NAME, async (path: string, flags: { dryRun?: boolean; json?: boolean }, cmd: Command) => {
+        // Imported here, not at start-up (SQLite, HTTP client, certificate code).
+        const [{ readVmcatcherDatabase }, { getSubscription }, { displayUrl, subscribe }] = await Promise.all(
+          [
+            import('../store/vmcatcher.js'),
+            import('../store/subscriptions.js'),
+            import('../sync/subscribe.js'),
+          ],
+        );
         const found = readVmcatcherDatabase(path);
         const outcomes = await withCatcher(cmd, async (catcher) => {
           const out: ImportOutcome[] = [];

@@ -3,19 +3,12 @@ import { Command, Option } from 'commander';
 import { action, parseTime, printJson } from '../../shared/cli.js';
 import { VmiError } from '../../shared/errors.js';
 import { withCatcher } from './context.js';
-import { LockBusyError } from '../sync/lock.js';
 import { addImportCommand } from './import.js';
 import type { NewImagePolicy } from '../sync/reconcile.js';
-import { selectImage } from '../sync/selection.js';
-import {
-  allowAnyVersion,
-  getSubscription,
-  markRemoving,
-  type TrustOverrides,
-} from '../store/subscriptions.js';
-import { subscribe } from '../sync/subscribe.js';
-import { syncOnce } from '../sync/sync.js';
-import { imageViews, subscriptionViews } from '../views.js';
+import type { TrustOverrides } from '../store/subscriptions.js';
+
+// The store, sync and view modules are imported by the command that needs them (not at
+// start-up): `--help` and the read-only commands load no HTTP client or certificate code.
 
 const NAME = 'vmicatcher';
 
@@ -93,6 +86,7 @@ function addSubscribe(program: Command): void {
         }
         if (flags.fqan !== undefined && flags.requireVoms !== true)
           throw new VmiError('USAGE', '--fqan needs --require-voms');
+        const { subscribe } = await import('../sync/subscribe.js');
         const result = await withCatcher(cmd, async (catcher) =>
           subscribe(catcher, {
             url,
@@ -124,6 +118,7 @@ function addListing(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       action(NAME, async (flags: { json?: boolean }, cmd: Command) => {
+        const { subscriptionViews } = await import('../views.js');
         const views = await withCatcher(cmd, (catcher) => subscriptionViews(catcher.db));
         if (flags.json === true) return printJson(views);
         for (const v of views) {
@@ -141,6 +136,7 @@ function addListing(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       action(NAME, async (flags: { json?: boolean; subscription?: string }, cmd: Command) => {
+        const { imageViews } = await import('../views.js');
         const views = await withCatcher(cmd, (catcher) =>
           imageViews(
             catcher.db,
@@ -166,6 +162,7 @@ function addSelection(program: Command): void {
       .option('--json', 'print JSON')
       .action(
         action(NAME, async (uuid: string, flags: { json?: boolean }, cmd: Command) => {
+          const { selectImage } = await import('../sync/selection.js');
           await withCatcher(cmd, (catcher) => {
             if (!selectImage(catcher.db, uuid, selected, catcher.clock()))
               throw new VmiError('USAGE', `no image ${uuid}`);
@@ -191,6 +188,7 @@ function addSync(program: Command): void {
           flags: { subscription?: string; at?: Date; verifyCache?: boolean; json?: boolean },
           cmd: Command,
         ) => {
+          const { syncOnce } = await import('../sync/sync.js');
           const report = await withCatcher(cmd, (catcher) =>
             syncOnce(catcher, {
               subscription: flags.subscription,
@@ -221,6 +219,11 @@ function addSync(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       action(NAME, async (id: string, flags: { at?: Date; json?: boolean }, cmd: Command) => {
+        const [{ getSubscription, markRemoving }, { syncOnce }, { LockBusyError }] = await Promise.all([
+          import('../store/subscriptions.js'),
+          import('../sync/sync.js'),
+          import('../sync/lock.js'),
+        ]);
         const report = await withCatcher(cmd, async (catcher) => {
           const sub = getSubscription(catcher.db, id);
           if (sub === undefined) throw new VmiError('USAGE', `no subscription ${id}`);
@@ -256,6 +259,7 @@ function addReset(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       action(NAME, async (id: string, flags: { json?: boolean }, cmd: Command) => {
+        const { allowAnyVersion, getSubscription } = await import('../store/subscriptions.js');
         const sub = await withCatcher(cmd, (catcher) => {
           const found = getSubscription(catcher.db, id);
           if (found === undefined) throw new VmiError('USAGE', `no subscription ${id}`);

@@ -2,25 +2,26 @@ import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { action, parseTime, printJson } from '../../shared/cli.js';
 import { VmiError } from '../../shared/errors.js';
-import { createLogger } from '../../shared/log.js';
 import { configFor } from './context.js';
 import type { CatcherConfig } from '../config.js';
-import { createDaemon } from '../ops/daemon.js';
-import { processAlive, readDaemonState } from '../ops/daemonstate.js';
-import { buildSiteIndex } from '../ops/export.js';
-import { renderGlue2Ldif } from '../ops/glue2.js';
 import { evaluateHealth, formatProbeLine, parseThresholds, PROBE_EXIT } from '../ops/health.js';
-import { handleSignals } from '../ops/signals.js';
-import { openReadOnlySource } from '../ops/source.js';
-import { buildStatus, type DaemonView, type SiteStatus } from '../ops/status.js';
-import { formatStatusText } from '../ops/statustext.js';
+import type { DaemonView, SiteStatus } from '../ops/status.js';
 
-/** The operations commands of vmicatcher: run (the daemon), status, check (the probe), export. */
+/**
+ * The operations commands of vmicatcher: run (the daemon), status, check (the probe), export.
+ * Each imports what it needs when it runs: the daemon's scheduler, metrics registry and HTTP
+ * client are never loaded by `status`, `check` or `--help`.
+ */
 
 const NAME = 'vmicatcher';
 
 /** The status a stopped-or-running daemon would report, read from the database and its state file. */
 async function statusFromDisk(config: CatcherConfig, now?: Date): Promise<SiteStatus> {
+  const [{ openReadOnlySource }, { processAlive, readDaemonState }, { buildStatus }] = await Promise.all([
+    import('../ops/source.js'),
+    import('../ops/daemonstate.js'),
+    import('../ops/status.js'),
+  ]);
   const source = openReadOnlySource(config, now === undefined ? undefined : () => now);
   try {
     const state = await readDaemonState(config.home);
@@ -53,6 +54,11 @@ function addRun(program: Command): void {
     .action(
       action(NAME, async (_flags: unknown, cmd: Command) => {
         // journald reads stdout: JSON lines there (readable lines on a terminal).
+        const [{ createLogger }, { createDaemon }, { handleSignals }] = await Promise.all([
+          import('../../shared/log.js'),
+          import('../ops/daemon.js'),
+          import('../ops/signals.js'),
+        ]);
         const log = createLogger(NAME, { fd: 1 });
         const daemon = createDaemon({ loadConfig: () => configFor(cmd), log });
         await daemon.start();
@@ -77,7 +83,10 @@ function addStatus(program: Command): void {
       action(NAME, async (flags: { at?: Date; json?: boolean }, cmd: Command) => {
         const status = await statusFromDisk(await configFor(cmd), flags.at);
         if (flags.json === true) printJson(status);
-        else process.stdout.write(formatStatusText(status));
+        else {
+          const { formatStatusText } = await import('../ops/statustext.js');
+          process.stdout.write(formatStatusText(status));
+        }
       }),
     );
 }
@@ -139,6 +148,11 @@ function addExport(program: Command): void {
     .option('--out <file>', 'write to this file instead of stdout')
     .action(
       action(NAME, async (flags: { format: 'json' | 'glue2'; site?: string; out?: string }, cmd: Command) => {
+        const [{ openReadOnlySource }, { buildSiteIndex }, { renderGlue2Ldif }] = await Promise.all([
+          import('../ops/source.js'),
+          import('../ops/export.js'),
+          import('../ops/glue2.js'),
+        ]);
         const source = openReadOnlySource(await configFor(cmd));
         let text: string;
         try {

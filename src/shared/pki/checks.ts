@@ -1,5 +1,5 @@
 import { VmiError, type ErrorCode } from '../errors.js';
-import type { CrlMode } from './crl.js';
+import type { ChainPolicy } from './policy.js';
 import { formatOneline, sameName } from './dn.js';
 import { OID } from './oids.js';
 import { publicKeyOf, verifySignature } from './signature.js';
@@ -7,26 +7,7 @@ import type { Certificate } from './types.js';
 
 /** Rules shared by the CA path validator (chain.ts) and the proxy walker (proxy.ts). */
 
-export interface ChainPolicy {
-  /**
-   * Where extended key usage is present, `smime` requires emailProtection and `client`
-   * (TLS client certificates of the push API) clientAuth, either or anyExtendedKeyUsage.
-   */
-  purpose: 'smime' | 'client' | 'any';
-  allowSha1: boolean;
-  minRsaBits: number;
-  crl: CrlMode;
-  /** Per-anchor CRL mode, keyed by the anchor's oneline subject (e.g. a CA without CRLs). */
-  crlByAnchor: Readonly<Record<string, CrlMode>>;
-}
-
-export const DEFAULT_CHAIN_POLICY: Readonly<ChainPolicy> = Object.freeze({
-  purpose: 'smime',
-  allowSha1: false,
-  minRsaBits: 2048,
-  crl: 'require',
-  crlByAnchor: {},
-});
+export { DEFAULT_CHAIN_POLICY, type ChainPolicy } from './policy.js';
 
 /** Extensions this validator understands; an unknown critical one refuses the certificate. */
 const KNOWN_EXTENSIONS = new Set<string>([

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+
+/**
+ * Issue 14, item 6: `--help` loads no HTTP client, certificate code, metrics registry or
+ * SQLite. A module resolve hook records what the built program (dist/) imports; this checks
+ * the load list only (start-up time and memory are measured in bench/, not asserted here).
+ */
+
+const root = new URL('..', import.meta.url).pathname;
+const work = mkdtempSync(join(tmpdir(), 'vmicast-startup-'));
+const hook = join(work, 'hook.mjs');
+const hooks = `import { appendFileSync } from 'node:fs';
+export async function resolve(specifier, context, next) {
+  const found = await next(specifier, context);
+  appendFileSync(process.env.VMICAST_LOAD_LOG, found.url + '\\n');
+  return found;
+}`;
+writeFileSync(
+  hook,
+  `import { register } from 'node:module';\nregister(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});\n`,
+);
+
+const HEAVY = ['got', 'pkijs', 'prom-client', 'better-sqlite3'];
+
+function loadedPackages(program: string, args: string[]): Set<string> {
+  const log = join(work, `load-${program.replace(/\W/g, '_')}-${args.join('_')}.log`);
+  writeFileSync(log, '');
+  const run = spawnSync(process.execPath, ['--import', hook, join(root, 'dist', program), ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, NODE_OPTIONS: '', VMICAST_LOAD_LOG: log },
+  });
+  assert.equal(run.status, 0, run.stderr);
+  const urls = readFileSync(log, 'utf8').split('\n');
+  assert.ok(
+    urls.some((u) => u.includes('/dist/')),
+    'the hook saw the program load',
+  );
+  const names = urls.flatMap((u) => {
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(u);
+    return m?.[1] === undefined ? [] : [m[1]];
+  });
+  return new Set(names);
+}
+
+describe('start-up loads only what the command needs', () => {
+  after(() => rmSync(work, { recursive: true, force: true }));
+
+  for (const [program, args] of [
+    ['catcher/main.js', ['--help']],
+    ['caster/main.js', ['--help']],
+    ['catcher/main.js', ['sync', '--help']],
+    ['caster/main.js', ['publish', '--help']],
+  ] as const) {
+    it(`${program} ${args.join(' ')} loads none of ${HEAVY.join(', ')}`, () => {
+      const loaded = loadedPackages(program, [...args]);
+      assert.ok(loaded.has('commander'));
+      assert.deepEqual(
+        HEAVY.filter((name) => loaded.has(name)),
+        [],
+      );
+    });
+  }
+});
