@@ -14,6 +14,7 @@ import { VmiError } from '../../src/shared/errors.js';
 import { createHttpClient } from '../../src/shared/http.js';
 import { TestServer } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
+import { rejectsWith } from '../helpers/rejects.js';
 
 /**
  * One image download (src/catcher/download/transfer.ts) against a real local server: resume, size
@@ -24,16 +25,6 @@ const http = createHttpClient();
 const LIMITS: DownloadLimits = { stallMs: 10_000, minBytesPerSecond: 0, windowMs: 60_000, minFreeBytes: 0 };
 const IMAGE = randomBytes(300_000);
 const SHA512 = createHash('sha512').update(IMAGE).digest('hex');
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<VmiError> {
-  const err = await promise.then(
-    () => assert.fail(`expected ${code}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof VmiError, String(err));
-  assert.equal(err.code, code, err.message);
-  return err;
-}
 
 describe('downloadImage', () => {
   let server: TestServer;

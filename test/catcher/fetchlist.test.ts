@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { fetchList, type ListFetchOptions } from '../../src/catcher/sync/fetch.js';
-import { VmiError } from '../../src/shared/errors.js';
 import { createHttpClient } from '../../src/shared/http.js';
 import { TestServer } from '../helpers/server.js';
+import { rejectsWith } from '../helpers/rejects.js';
 
 /**
  * Step 2 of SPEC.md section 5 (src/catcher/sync/fetch.ts) against a real local server:
@@ -20,16 +20,6 @@ const OPTIONS: ListFetchOptions = {
   maxBytes: 1 << 20,
   deadlineMs: 10_000,
 };
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<VmiError> {
-  const err = await promise.then(
-    () => assert.fail(`expected ${code}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof VmiError, String(err));
-  assert.equal(err.code, code, err.message);
-  return err;
-}
 
 describe('fetchList', () => {
   let server: TestServer;

@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
 import { runHook } from '../../src/catcher/events/hook.js';
-import { VmiError } from '../../src/shared/errors.js';
 import { silentLogger, type Logger } from '../../src/shared/log.js';
 import { tempDir } from '../helpers/tmp.js';
+import { rejectsWith } from '../helpers/rejects.js';
 
 /** One vmcatcher event handler run (src/catcher/events/hook.ts): environment, output, status, timeout. */
 
@@ -22,16 +22,6 @@ function capturingLogger(): { log: Logger; lines: Record<string, unknown>[] } {
 async function isRunning(pid: number): Promise<boolean> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
   return stat !== '' && !/^\d+ \(.*\) [ZX]/.test(stat);
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<VmiError> {
-  const err = await promise.then(
-    () => assert.fail(`expected ${code}`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof VmiError, String(err));
-  assert.equal(err.code, code, err.message);
-  return err;
 }
 
 describe('runHook', () => {
