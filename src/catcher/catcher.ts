@@ -1,5 +1,4 @@
 import { chmod, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Got } from 'got';
 import type { Logger } from 'pino';
 import { openDatabase, type Db } from '../shared/db.js';
@@ -14,7 +13,9 @@ import { loadVomsDir } from '../shared/pki/vomsdir.js';
 import { createBackends, type Backends } from './backends/index.js';
 import { CacheLayout } from './cache/layout.js';
 import type { CatcherConfig } from './config.js';
-import { MIGRATIONS } from './store/schema.js';
+import { databasePath, MIGRATIONS } from './store/schema.js';
+
+export { databasePath } from './store/schema.js';
 
 /**
  * The catcher's composition root: configuration, database, HTTP client, trust material,
@@ -36,10 +37,6 @@ export interface Catcher {
 export interface CatcherOptions {
   log?: Logger;
   clock?: () => Date;
-}
-
-export function databasePath(config: CatcherConfig): string {
-  return join(config.home, 'vmicatcher.db');
 }
 
 export async function openCatcher(config: CatcherConfig, options: CatcherOptions = {}): Promise<Catcher> {

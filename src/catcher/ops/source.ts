@@ -3,9 +3,8 @@ import { openSqlite, type Db } from '../../shared/db.js';
 import { VmiError } from '../../shared/errors.js';
 import { TrustStoreCache } from '../../shared/pki/trustdir.js';
 import type { TrustStore } from '../../shared/pki/truststore.js';
-import { databasePath } from '../catcher.js';
 import type { CatcherConfig } from '../config.js';
-import { MIGRATIONS, probeStore } from '../store/schema.js';
+import { databasePath, MIGRATIONS, probeStore } from '../store/schema.js';
 
 /**
  * What status, metrics, the probe and the export read: the database, the configuration,

@@ -1,4 +1,10 @@
+import { join } from 'node:path';
 import { prepared, type Db, type Migration } from '../../shared/db.js';
+
+/** Where a home keeps the catcher's database. */
+export function databasePath(config: { home: string }): string {
+  return join(config.home, 'vmicatcher.db');
+}
 
 /**
  * The catcher's SQLite schema. Versioned: a new version is a new entry at the end, never

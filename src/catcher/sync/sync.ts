@@ -8,12 +8,12 @@ import {
 } from '../cache/phase.js';
 import type { CacheLayout } from '../cache/layout.js';
 import type { Catcher } from '../catcher.js';
-import { databasePath } from '../catcher.js';
 import { runDeliveries, type DeliveryOutcome } from '../deliver/execute.js';
 import { recoverDownloads, runDownloads, type DownloadOutcome } from '../download/phase.js';
 import { acquireSyncLock } from './lock.js';
 import { pollSubscription, type PollOutcome } from './poll.js';
 import { lifecycleView, type RunContext } from './run-context.js';
+import { databasePath } from '../store/schema.js';
 import { dueDownloads, markPurged, type InstanceRow } from '../store/instances.js';
 import { listSummaries } from '../store/lists.js';
 import { CLAIMED, claimMessage } from '../store/refusals.js';
