@@ -6,7 +6,7 @@ import type { Catcher } from '../../src/catcher/catcher.js';
 import { subscribe } from '../../src/catcher/sync/subscribe.js';
 import { syncOnce } from '../../src/catcher/sync/sync.js';
 import { subscriptionViews } from '../../src/catcher/views.js';
-import { makeCatcherHome } from '../helpers/catcher.js';
+import { makeCatcherHome, pinnedSubscription } from '../helpers/catcher.js';
 import { subjectHash } from '../helpers/pki.js';
 import { Repo } from '../helpers/repo.js';
 import { dumpState, listDir } from '../helpers/state.js';
@@ -43,19 +43,14 @@ describe('a CRL signed with a weak algorithm refuses the list', () => {
 
   const subscribeTo = async (allowSha1: boolean) => {
     catcher = await (await makeCatcherHome(repo.grid, { graceHours: 24 })).open();
-    await subscribe(catcher, {
-      url: repo.listUrl,
-      endorser: { dn: repo.grid.publisher.subject, ca: repo.grid.intermediate.subject },
-      autoEndorse: false,
-      vo: 'vo.example.org',
-      requireVoms: false,
-      fqan: undefined,
-      newImages: 'subscribe',
-      username: undefined,
-      password: undefined,
-      trust: allowSha1 ? { allowSha1: true } : {},
-      now: new Date(),
-    });
+    await subscribe(
+      catcher,
+      pinnedSubscription(
+        repo.listUrl,
+        { dn: repo.grid.publisher.subject, ca: repo.grid.intermediate.subject },
+        { vo: 'vo.example.org', trust: allowSha1 ? { allowSha1: true } : {} },
+      ),
+    );
   };
 
   before(async () => {

@@ -5,7 +5,7 @@ import { subscribe } from '../../src/catcher/sync/subscribe.js';
 import { syncOnce } from '../../src/catcher/sync/sync.js';
 import { decodeCertificate } from '../../src/shared/pki/asn1/cert.js';
 import { formatOneline } from '../../src/shared/pki/dn.js';
-import { makeCatcherHome } from '../helpers/catcher.js';
+import { makeCatcherHome, pinnedSubscription } from '../helpers/catcher.js';
 import { makeGrid, publisherSpec } from '../helpers/grid.js';
 import { Repo } from '../helpers/repo.js';
 import { dumpState } from '../helpers/state.js';
@@ -31,19 +31,10 @@ describe('vmicatcher reads both DN forms of a UTF-8 signer (issue 17 item 3)', (
     catcher = await (await makeCatcherHome(repo.grid)).open();
     repo.add('one image');
     repo.publish({ version: '1', endorser: { dn: UTF8_DN, ca: repo.grid.intermediate.subject } });
-    await subscribe(catcher, {
-      url: repo.listUrl,
-      endorser: { dn: escaped, ca: repo.grid.intermediate.subject },
-      autoEndorse: false,
-      vo: undefined,
-      requireVoms: false,
-      fqan: undefined,
-      newImages: 'subscribe',
-      username: undefined,
-      password: undefined,
-      trust: {},
-      now: new Date(),
-    });
+    await subscribe(
+      catcher,
+      pinnedSubscription(repo.listUrl, { dn: escaped, ca: repo.grid.intermediate.subject }),
+    );
   });
   after(async () => {
     await catcher.close();

@@ -73,3 +73,12 @@ export function openSubscription(url: string, now = new Date()): SubscribeReques
     now,
   };
 }
+
+/** The same subscription pinned to one endorser (`autoEndorse: false`), with overrides. */
+export function pinnedSubscription(
+  url: string,
+  endorser: { dn: string; ca: string },
+  more: Partial<SubscribeRequest> = {},
+): SubscribeRequest {
+  return { ...openSubscription(url), endorser, autoEndorse: false, ...more };
+}
