@@ -59,7 +59,7 @@ class Pass {
       await runHook({
         command: backend.command,
         env: event.env,
-        timeoutMs: (backend.timeoutSeconds || 600) * 1000,
+        timeoutMs: backend.timeoutSeconds * 1000,
         log: this.log.child({ event: event.type, image: event.identifier }),
         signal: options.signal,
       });
