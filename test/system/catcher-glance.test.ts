@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
 import { after, before, it } from 'node:test';
 import type { Catcher } from '../../src/catcher/catcher.js';
 import { subscribe } from '../../src/catcher/sync/subscribe.js';
@@ -41,6 +43,8 @@ describeWithGlance(
     let catcher: Catcher;
     let qcow2: RepoImage;
     let ova: RepoImage;
+    let packed: RepoImage;
+    let unpacked: Uint8Array;
     let work: string;
 
     before(async () => {
@@ -70,6 +74,8 @@ describeWithGlance(
         { name: 'first.vmdk', data: second },
       ]);
       ova = repo.add(new Uint8Array(tar), { extra: { 'hv:format': 'OVA' } });
+      unpacked = await diskFile(work, 'packed', 'raw');
+      packed = repo.add(new Uint8Array(gzipSync(unpacked)), { extra: { 'hv:format': 'raw' } });
       repo.publish({ vo: 'vo.example.org' });
       await subscribe(catcher, openSubscription(repo.listUrl));
     });
@@ -81,10 +87,23 @@ describeWithGlance(
     it('delivers a qcow2 image and a two-disk OVA with the cloud-info-provider properties', async () => {
       const report = await syncOnce(catcher);
       assert.equal(report.failures, 0, JSON.stringify(report.deliveries));
+      // One pass (issue 14): the qcow2 went into Glance while it downloaded; the OVA needs unpacking.
+      const streamed = (id: string) => report.downloads.find((d) => d.identifier === id)?.streamedTo;
+      assert.deepEqual(streamed(qcow2.identifier), ['site']);
+      assert.equal(streamed(ova.identifier), undefined);
+      // A gzip image is decompressed on the way: Glance holds the disk inside.
+      assert.deepEqual(streamed(packed.identifier), ['site']);
+      const [disk] = await imagesFor(glance().endpoint, packed.identifier);
+      assert.equal(disk?.disk_format, 'raw');
+      assert.equal(disk.os_hash_value, createHash('sha512').update(unpacked).digest('hex'));
+      assert.equal(disk.size, unpacked.length);
       const [single, ...extra] = await imagesFor(glance().endpoint, qcow2.identifier);
       assert.ok(single);
       assert.equal(extra.length, 0);
       assert.equal(single.disk_format, 'qcow2');
+      assert.equal(single.status, 'active');
+      assert.equal(single.os_hidden, false);
+      assert.equal(single.os_hash_value, qcow2.entry['sl:checksum:sha512']);
       assert.equal(single.container_format, 'bare');
       assert.equal(single['vmcatcher_event_sl_checksum_sha512'], qcow2.entry['sl:checksum:sha512']);
       assert.equal(single['vmcatcher_event_ad_mpuri'], 'https://appdb.example.org/store/vm/1');
@@ -104,7 +123,7 @@ describeWithGlance(
       assert.match(String(disks[0]?.name), /\(disk 1\)/);
       assert.deepEqual(
         imageViews(catcher.db, ['site']).map((v) => v.state),
-        ['delivered', 'delivered'],
+        ['delivered', 'delivered', 'delivered'],
       );
     });
 

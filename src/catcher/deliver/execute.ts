@@ -1,9 +1,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { asVmiError } from '../../shared/errors.js';
-import { prepareDisks } from '../../shared/format/prepare.js';
 import type { Backend, BackendContext, ImageRecord } from '../backends/types.js';
 import type { CacheLayout } from '../cache/layout.js';
+import { DiskPreparer } from './disks.js';
 import {
   completedAppliances,
   planDeliveries,
@@ -38,6 +38,11 @@ export interface DeliverOptions {
   voOf: (subscriptionId: string) => string | undefined;
   /** Wait before a failed backend operation is tried again. */
   retryMs: number;
+}
+
+/** The options of one run of deliveries: disks prepared once, shared by every backend. */
+interface RunOptions extends DeliverOptions {
+  disks: DiskPreparer;
 }
 
 export interface DeliveryOutcome {
@@ -90,22 +95,33 @@ async function withContext<T>(
   }
 }
 
-/** The backend operation of a planned action; resolves to the record to store after it. */
+/**
+ * The backend operation of a planned action; resolves to the record to store after it. A
+ * staged delivery (an appliance member waiting for the others) stays `pending`, with refs.
+ */
 async function perform(
   backend: Backend,
   step: PlannedAction,
   image: ImageRecord,
-  cache: CacheLayout,
+  options: RunOptions,
   ctx: BackendContext,
+  stage: boolean,
 ): Promise<{ state: DeliveryState; refs: string[] }> {
   const refs = step.record?.refs ?? [];
   switch (step.action) {
     case 'deliver': {
-      const file = cache.cached(step.inst.identifier);
+      // Received while it downloaded, checked, hidden: released without reading the file again.
+      const streamed =
+        step.record?.state === 'pending' && refs.length > 0
+          ? await backend.release?.(image, refs, ctx, !stage)
+          : undefined;
+      if (streamed !== undefined) return { state: stage ? 'pending' : 'delivered', refs: streamed.refs };
+      const file = options.cache.cached(step.inst.identifier);
       const disks =
-        backend.input.kind === 'disks'
-          ? await prepareDisks(file, backend.input.formats, ctx.workDir, ctx.signal)
-          : [];
+        backend.input.kind === 'disks' ? await options.disks.prepare(file, backend.input.formats) : [];
+      if (stage && backend.stage !== undefined) {
+        return { state: 'pending', refs: (await backend.stage(image, { file, disks }, ctx)).refs };
+      }
       return { state: 'delivered', refs: (await backend.deliver(image, { file, disks }, ctx)).refs };
     }
     case 'update':
@@ -129,17 +145,19 @@ async function perform(
 /** Carries out one action and records its result (or its failure, retried after `retryMs`). */
 async function execute(
   run: RunContext,
-  options: DeliverOptions,
+  options: RunOptions,
   backend: Backend,
   step: PlannedAction,
+  stage = false,
 ): Promise<DeliveryOutcome> {
   const { inst, action } = step;
   const image = imageRecord(inst, options.voOf(inst.subscriptionId));
   try {
     await withContext(run, options, backend, async (ctx) => {
-      const { state, refs } = await perform(backend, step, image, options.cache, ctx);
+      const { state, refs } = await perform(backend, step, image, options, ctx, stage);
       const record = { instanceId: inst.id, backend: backend.name, state, refs };
-      saveDelivery(run.db, { ...record, metadataSha256: step.metadataSha256 }, run.now);
+      const metadataSha256 = state === 'pending' ? null : step.metadataSha256;
+      saveDelivery(run.db, { ...record, metadataSha256 }, run.now);
     });
     return { backend: backend.name, identifier: inst.identifier, action, ok: true };
   } catch (err) {
@@ -161,15 +179,70 @@ async function execute(
   }
 }
 
+/** Runs `fn` on every item, at most `limit` at a time, and keeps the results in order. */
+async function limited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) results[i] = await fn(items[i] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(limit, 1), items.length) }, () => worker()));
+  return results;
+}
+
+/**
+ * The new members of one appliance version are staged (uploaded, checked, hidden) one by
+ * one, and delivered (released) only when all are staged: a member that fails leaves none
+ * of the version usable (issue 14, item 3). Alone, an image is simply delivered.
+ */
+async function executeGroup(
+  run: RunContext,
+  options: RunOptions,
+  backend: Backend,
+  group: readonly PlannedAction[],
+): Promise<DeliveryOutcome[]> {
+  const [first] = group;
+  if (group.length === 1 && first !== undefined && first.inst.appliance === null)
+    return [await execute(run, options, backend, first)];
+  const staged: DeliveryOutcome[] = [];
+  for (const step of group) staged.push(await execute(run, options, backend, step, true));
+  const failed = staged.filter((o) => !o.ok);
+  if (failed.length > 0) {
+    run.log.warn(
+      { backend: backend.name, appliance: first?.inst.appliance, failed: failed.map((o) => o.identifier) },
+      'appliance members stay hidden until every member is in',
+    );
+    return failed;
+  }
+  const outcomes: DeliveryOutcome[] = [];
+  for (const step of group)
+    outcomes.push(await execute(run, options, backend, refreshed(run, step, backend)));
+  return outcomes;
+}
+
+/** The step with the delivery record its staging wrote (refs of the staged image). */
+function refreshed(run: RunContext, step: PlannedAction, backend: Backend): PlannedAction {
+  return { ...step, record: delivery(run.db, step.inst.id, backend.name) };
+}
+
+/** Deliveries grouped by appliance version (when the backend can stage), `parallel` groups at once. */
 async function executeAll(
   run: RunContext,
-  options: DeliverOptions,
+  options: RunOptions,
   backend: Backend,
   plan: readonly PlannedAction[],
 ): Promise<DeliveryOutcome[]> {
-  const outcomes: DeliveryOutcome[] = [];
-  for (const step of plan) outcomes.push(await execute(run, options, backend, step));
-  return outcomes;
+  const groups = new Map<string, PlannedAction[]>();
+  for (const step of plan) {
+    const { inst } = step;
+    const together = step.action === 'deliver' && inst.appliance !== null && backend.stage !== undefined;
+    const key = together ? `${inst.subscriptionId}\n${inst.appliance}` : `#${inst.id}`;
+    groups.set(key, [...(groups.get(key) ?? []), step]);
+  }
+  const done = await limited([...groups.values()], backend.parallel ?? 1, (group) =>
+    executeGroup(run, options, backend, group),
+  );
+  return done.flat();
 }
 
 /** Records appliance versions whose every member is now delivered to the backend. */
@@ -192,25 +265,39 @@ function announceAppliances(run: RunContext, backend: Backend): void {
 export async function runDeliveries(
   run: RunContext,
   backends: readonly Backend[],
-  options: DeliverOptions,
+  deliverOptions: DeliverOptions,
+): Promise<DeliveryOutcome[]> {
+  const options = { ...deliverOptions, disks: new DiskPreparer(deliverOptions.cache.partialDir, run.signal) };
+  try {
+    return await deliverEach(run, backends, options);
+  } finally {
+    await options.disks.close();
+  }
+}
+
+async function deliverEach(
+  run: RunContext,
+  backends: readonly Backend[],
+  options: RunOptions,
 ): Promise<DeliveryOutcome[]> {
   const { db } = run;
-  const outcomes: DeliveryOutcome[] = [];
-  for (const backend of backends) {
-    const cached = wantedInstances(db, 'cached').map((inst: InstanceRow) => ({
-      inst,
-      record: delivery(db, inst.id, backend.name),
-      members: applianceMembers(db, inst),
-    }));
-    outcomes.push(...(await executeAll(run, options, backend, planDeliveries(cached, run.now))));
-    announceAppliances(run, backend);
-    const held = heldButUnwanted(db, backend.name).flatMap((inst) => {
-      const record = delivery(db, inst.id, backend.name);
-      return record === undefined ? [] : [{ inst, record }];
-    });
-    outcomes.push(
-      ...(await executeAll(run, options, backend, planRetirements(held, backend.name, options.view))),
-    );
-  }
-  return outcomes;
+  // Backends side by side: one slow or failing cloud delays no other.
+  const perBackend = await Promise.all(
+    backends.map(async (backend) => {
+      const cached = wantedInstances(db, 'cached').map((inst: InstanceRow) => ({
+        inst,
+        record: delivery(db, inst.id, backend.name),
+        members: applianceMembers(db, inst),
+      }));
+      const outcomes = await executeAll(run, options, backend, planDeliveries(cached, run.now));
+      announceAppliances(run, backend);
+      const held = heldButUnwanted(db, backend.name).flatMap((inst) => {
+        const record = delivery(db, inst.id, backend.name);
+        return record === undefined ? [] : [{ inst, record }];
+      });
+      const retirements = planRetirements(held, backend.name, options.view);
+      return [...outcomes, ...(await executeAll(run, options, backend, retirements))];
+    }),
+  );
+  return perBackend.flat();
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { retirementDue, type LifecycleView } from '../sync/lifecycle.js';
+import { hidingDue, retirementDue, type LifecycleView } from '../sync/lifecycle.js';
 import { entryKey } from '../sync/reconcile.js';
 import type { Delivery } from '../store/deliveries.js';
 import type { StoredAppliance } from '../store/images.js';
@@ -84,7 +84,7 @@ export function completedAppliances(
 /**
  * What leaves a backend: an instance it still holds that is no longer wanted is deleted
  * when its retirement is due (lifecycle.ts: make before break), and hidden (deprecated)
- * until then while its list still names it.
+ * until then while its list still names it, a superseded one once its successor is usable.
  */
 export function planRetirements(
   held: readonly { inst: InstanceRow; record: Delivery }[],
@@ -95,9 +95,10 @@ export function planRetirements(
   for (const { inst, record } of held) {
     if (!attemptDue(record, view.now)) continue;
     const keep = record.metadataSha256;
-    if (retirementDue(inst, view, backend))
+    // Staged and never released: nobody could use it, so nothing to wait for.
+    if (record.state === 'pending' || retirementDue(inst, view, backend))
       plan.push({ action: 'retire', inst, record, metadataSha256: keep });
-    else if (record.state === 'delivered' && inst.current)
+    else if (record.state === 'delivered' && inst.current && hidingDue(inst, view, backend))
       plan.push({ action: 'deprecate', inst, record, metadataSha256: keep });
   }
   return plan;

@@ -3,6 +3,8 @@ import type { Got } from 'got';
 import { asVmiError, type VmiError } from '../../shared/errors.js';
 import { downloadKey, type CacheLayout } from '../cache/layout.js';
 import type { CatcherConfig } from '../config.js';
+import type { InflightDelivery } from '../deliver/inflight.js';
+import { saveDelivery } from '../store/deliveries.js';
 import { downloadImage, isRetryable } from './transfer.js';
 import type { RunContext } from '../sync/run-context.js';
 import {
@@ -27,6 +29,8 @@ export interface DownloadOutcome {
   bytes: number;
   /** Time spent transferring, over all attempts (backoff waits excluded): for throughput metrics. */
   transferMs: number;
+  /** Backends that received the bytes during the download (hidden there until delivered). */
+  streamedTo?: string[];
   error?: VmiError;
 }
 
@@ -39,6 +43,8 @@ export interface DownloadOptions {
   limits: DownloadLimits;
   /** Counts bytes for metrics. */
   onBytes?: (bytes: number) => void;
+  /** The backends that take this image's bytes while it downloads (issue 14). */
+  inflight?: ((inst: InstanceRow) => InflightDelivery | undefined) | undefined;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -88,11 +94,13 @@ async function downloadInstance(
   let attemptStart = 0;
   setInstanceState(db, inst.id, 'downloading', now);
   for (;;) {
+    let inflight: InflightDelivery | undefined;
+    const tap = options.inflight === undefined ? undefined : () => (inflight = options.inflight?.(inst));
     try {
       attemptStart = performance.now();
       const result = await downloadImage(
         options.http,
-        { uri: inst.uri, size: inst.size, sha512: inst.sha512, partialPath, verifiedPath },
+        { uri: inst.uri, size: inst.size, sha512: inst.sha512, partialPath, verifiedPath, tap },
         {
           stallMs: limits.stallSeconds * 1000,
           minBytesPerSecond: limits.minBytesPerSecond,
@@ -101,16 +109,24 @@ async function downloadInstance(
         },
         signal,
       );
+      // The backends that received the bytes hold them hidden; delivery releases them.
+      const streamed = (await inflight?.commit(verifiedPath)) ?? [];
+      for (const held of streamed) {
+        const record = { instanceId: inst.id, backend: held.backend, state: 'pending' as const };
+        saveDelivery(db, { ...record, refs: held.refs, metadataSha256: null }, now);
+      }
       transferMs += performance.now() - attemptStart;
       transferred += result.transferred;
       options.onBytes?.(result.transferred);
       // Verified (and renamed to its `.ok` name): waits for the cache phase and AvailablePrefix.
       setInstanceState(db, inst.id, 'verified', now);
       log.info({ bytes: inst.size, resumedFrom: result.resumedFrom }, 'image downloaded and verified');
-      return { identifier: inst.identifier, ok: true, bytes: transferred, transferMs };
+      const streamedTo = streamed.map((h) => h.backend);
+      return { identifier: inst.identifier, ok: true, bytes: transferred, transferMs, streamedTo };
     } catch (err) {
       transferMs += performance.now() - attemptStart;
       const error = asVmiError(err, 'FETCH_FAILED');
+      await inflight?.abort(error);
       attempts += 1;
       const again = isRetryable(error) && attempts < limits.attempts && signal?.aborted !== true;
       const delay = backoff(limits, attempts);

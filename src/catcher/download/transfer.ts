@@ -23,6 +23,11 @@ export interface DownloadJob {
   partialPath: string;
   /** Where the file goes once its size and digest passed. */
   verifiedPath: string;
+  /**
+   * Another destination for the bytes of a download from the first byte (issue 14): asked
+   * for once the response starts at byte 0. It must never fail; its back-pressure counts.
+   */
+  tap?: (() => Writable | undefined) | undefined;
 }
 
 export interface DownloadLimits {
@@ -108,7 +113,8 @@ const WRITE_BUFFER = 8 << 20;
  * pausing the source while `out` is full. Events rather than `for await`: the async
  * iterator costs a promise per chunk, a measurable share of a 2 GiB ingest.
  */
-function pump(source: Readable, out: Writable, onChunk: (chunk: Buffer) => void): Promise<void> {
+function pump(source: Readable, outs: readonly Writable[], onChunk: (chunk: Buffer) => void): Promise<void> {
+  const [out] = outs as [Writable];
   return new Promise((resolve, reject) => {
     let settled = false;
     const settle = (err?: Error | null) => {
@@ -130,12 +136,16 @@ function pump(source: Readable, out: Writable, onChunk: (chunk: Buffer) => void)
         settle(err as Error); // onChunk throws VmiErrors only
         return;
       }
-      if (!out.write(chunk)) {
-        source.pause();
-        out.once('drain', () => {
-          if (!settled) source.resume();
+      let full = 0;
+      for (const o of outs) {
+        if (o.write(chunk)) continue;
+        full += 1;
+        o.once('drain', () => {
+          full -= 1;
+          if (full === 0 && !settled) source.resume();
         });
       }
+      if (full > 0) source.pause();
     };
     // The readable side only: a got stream is a duplex whose request side may stay open.
     const stopWatching = finished(source, { writable: false }, settle);
@@ -235,8 +245,9 @@ export async function downloadImage(
     // Positioned writes from `offset` into the very file whose prefix was hashed.
     const out = file.createWriteStream({ start: offset, highWaterMark: WRITE_BUFFER });
     fileOwned = false;
+    const tap = offset === 0 ? job.tap?.() : undefined;
     try {
-      await pump(request, out, (chunk) => {
+      await pump(request, tap === undefined ? [out] : [out, tap], (chunk) => {
         transferred += chunk.length;
         watchdog.data(chunk.length);
         if (offset + transferred > job.size) {
@@ -248,6 +259,7 @@ export async function downloadImage(
         hash.update(chunk);
       });
       await endAndClose(out);
+      if (tap !== undefined) await new Promise<void>((resolve) => tap.end(() => resolve()));
     } catch (err) {
       // What arrived stays for a resume (bytes that failed verification are deleted below).
       await endAndClose(out).catch(() => destroyAndClose(out));

@@ -175,7 +175,8 @@ export function unusedVerified(db: Db): InstanceRow[] {
 export function heldButUnwanted(db: Db, backend: string): InstanceRow[] {
   return select(
     db,
-    `EXISTS (SELECT 1 FROM deliveries d WHERE d.instance_id = i.id AND d.backend = ? AND d.state IN ('delivered', 'deprecated'))
+    `EXISTS (SELECT 1 FROM deliveries d WHERE d.instance_id = i.id AND d.backend = ?
+       AND (d.state IN ('delivered', 'deprecated') OR (d.state = 'pending' AND d.refs_json <> '[]')))
      AND (i.current = 0 OR m.unwanted_reason IS NOT NULL OR i.state IN ('expired', 'purged'))`,
     backend,
   );

@@ -46,3 +46,15 @@ export function retirementDue(inst: InstanceRow, view: LifecycleView, backend?: 
   if (successor === undefined || successor.unwantedReason !== null) return true;
   return successorReady(successor, view, backend);
 }
+
+/**
+ * Whether a still-listed image that is no longer wanted should be hidden on `backend` now:
+ * at once when removed or expired, but a superseded one only once its successor (or the
+ * successor's whole appliance version) is usable there, so that the VO always sees one.
+ */
+export function hidingDue(inst: InstanceRow, view: LifecycleView, backend: string): boolean {
+  if (inst.unwantedReason !== 'superseded' || inst.supersededBy === null) return true;
+  const successor = view.current(inst.subscriptionId, inst.supersededBy);
+  if (successor === undefined || successor.unwantedReason !== null) return true;
+  return successorReady(successor, view, backend);
+}

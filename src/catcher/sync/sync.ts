@@ -8,7 +8,8 @@ import {
 } from '../cache/phase.js';
 import type { CacheLayout } from '../cache/layout.js';
 import type { Catcher } from '../catcher.js';
-import { runDeliveries, type DeliveryOutcome } from '../deliver/execute.js';
+import { imageRecord, runDeliveries, type DeliveryOutcome } from '../deliver/execute.js';
+import { InflightDelivery } from '../deliver/inflight.js';
 import { recoverDownloads, runDownloads, type DownloadOutcome } from '../download/phase.js';
 import { acquireSyncLock } from './lock.js';
 import { pollSubscription, type PollOutcome } from './poll.js';
@@ -47,6 +48,8 @@ export interface SyncReport {
     ok: boolean;
     bytes: number;
     transferMs: number;
+    /** Backends that took the bytes while they downloaded (issue 14). */
+    streamedTo?: string[];
     code?: string;
     message?: string;
   }[];
@@ -97,6 +100,31 @@ function cacheOptions(catcher: Catcher, run: RunContext): CacheOptions {
     ),
     voOf: (id) => lists.get(id)?.vo ?? undefined,
   };
+}
+
+/**
+ * The backends that take an image's bytes while it downloads (issue 14), when any can: the
+ * bytes then reach them in the same pass as the cache file.
+ */
+function inflightFor(
+  catcher: Catcher,
+  run: RunContext,
+): ((inst: InstanceRow) => InflightDelivery) | undefined {
+  const { backends, cache, config } = catcher;
+  const receiving = backends.delivery.filter((b) => b.receive !== undefined);
+  if (receiving.length === 0) return undefined;
+  const lists = listSummaries(run.db);
+  return (inst) =>
+    new InflightDelivery({
+      backends: receiving,
+      image: imageRecord(inst, lists.get(inst.subscriptionId)?.vo ?? undefined),
+      log: run.log.child({ image: inst.identifier }),
+      signal: run.signal ?? new AbortController().signal,
+      now: run.now,
+      workDir: cache.partialDir,
+      // A backend slower than this leaves the pass before the download's own stall limit.
+      stallMs: (config.downloads.stallSeconds * 1000) / 2,
+    });
 }
 
 /** Purges retired files past the retention period, and what they leave behind in the store. */
@@ -160,6 +188,7 @@ function downloadReport(o: DownloadOutcome): SyncReport['downloads'][number] {
     ok: o.ok,
     bytes: o.bytes,
     transferMs: Math.round(o.transferMs),
+    ...(o.streamedTo === undefined || o.streamedTo.length === 0 ? {} : { streamedTo: o.streamedTo }),
     ...(o.error === undefined ? {} : { code: o.error.code, message: o.error.message }),
   };
 }
@@ -188,7 +217,7 @@ export async function syncOnce(catcher: Catcher, options: SyncOptions = {}): Pro
       if (sub.state === 'active') polls.push({ sub, outcome: await pollSubscription(poll, sub) });
     // Step 10: download what is wanted (section 6), after what a crash left half done ...
     await recoverDownloads(run, cache);
-    const fetch = { http, cache, limits: config.downloads };
+    const fetch = { http, cache, limits: config.downloads, inflight: inflightFor(catcher, run) };
     const downloads = await runDownloads(run, fetch, dueNow(run, polls, config.downloads.attempts));
     // ... make it available in the cache, with vmcatcher's events (ProcessPrefix to ProcessPostfix) ...
     const session = await openCacheSession(run, cacheOptions(catcher, run));

@@ -23,8 +23,8 @@ export interface DecompressOptions {
 
 const BLOCK = 4096;
 const ZEROS = Buffer.alloc(BLOCK);
-const STDERR_LIMIT = 4096;
-const CHUNK = 1024 * 1024;
+export const STDERR_LIMIT = 4096;
+export const CHUNK = 1024 * 1024;
 
 /** Writes a stream to a file, leaving holes for all-zero 4 KiB blocks, up to `maxBytes`. */
 class SparseFileSink extends Writable {
@@ -84,7 +84,11 @@ class SparseFileSink extends Writable {
   }
 }
 
-const TOOLS: Record<Exclude<Compression, 'gzip'>, { program: string; args: string[]; debian: string }> = {
+/** The Debian programs that decompress bzip2 and xz, stdin (or a file descriptor) to stdout. */
+export const DECOMPRESSION_TOOLS: Record<
+  Exclude<Compression, 'gzip'>,
+  { program: string; args: readonly string[]; debian: string }
+> = {
   bzip2: { program: 'bzip2', args: ['--decompress', '--stdout'], debian: 'bzip2' },
   // The memory limit stops a stream that asks for a huge dictionary.
   xz: {
@@ -100,10 +104,10 @@ async function decompressWithProgram(
   sink: SparseFileSink,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  const tool = TOOLS[compression];
+  const tool = DECOMPRESSION_TOOLS[compression];
   const input = await open(file, 'r');
   try {
-    const child = spawn(tool.program, tool.args, { stdio: [input.fd, 'pipe', 'pipe'] });
+    const child = spawn(tool.program, [...tool.args], { stdio: [input.fd, 'pipe', 'pipe'] });
     const { stdout, stderr: errors } = child;
     if (stdout === null || errors === null) throw new Error('spawn gave no pipes');
     const exited = new Promise<number | null>((resolve, reject) => {
@@ -144,7 +148,8 @@ async function decompressWithProgram(
   }
 }
 
-function decompressionFailure(
+/** The error to report for what stopped a decompression (abort, full disk, corrupt data). */
+export function decompressionFailure(
   err: unknown,
   compression: Compression,
   signal: AbortSignal | undefined,

@@ -1,163 +1,48 @@
 import { mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, join, sep } from 'node:path';
 import { VmiError } from '../errors.js';
-import { decompressFile } from './decompress.js';
-import { detectFormatFromHeader, headerRefusal, sampleFile, type FileSample } from './detect.js';
-import { readOvaDisks } from './ova.js';
-import { qemuImgConvert, qemuImgInfo, selfContainedProblem } from './qemu.js';
 import {
-  DEFAULT_FORMAT_LIMITS,
-  type DetectedFormat,
-  type DiskFormat,
-  type FormatLimits,
-  type PreparedDisk,
-} from './types.js';
+  checkedDisk,
+  convertDisk,
+  discard,
+  disksOf,
+  targetFormat,
+  unwrap,
+  type PrepareOptions,
+  type Stage,
+  type StageContext,
+} from './stages.js';
+import { DEFAULT_FORMAT_LIMITS, type DiskFormat, type PreparedDisk } from './types.js';
 
 /**
  * The entry point backends use (SPEC.md sections 6 and 8): from a verified image file to
  * the disks a backend can take. Detect, decompress (once), take an OVA apart in OVF order,
  * then for each disk: detect again, refuse what is not self-contained, and convert to the
- * first wanted format unless the disk already is in one of them.
+ * first wanted format unless the disk already is in one of them. One call serves one
+ * backend; DiskPreparer (src/catcher/deliver/disks.ts) shares the work of a run.
  */
 
-export interface PrepareOptions {
-  limits?: Partial<FormatLimits>;
-  /** The qemu-img program (default: `qemu-img` from PATH). */
-  qemuImg?: string;
-  /** I/O limit for conversions, bytes per second. */
-  conversionRateLimit?: number;
-}
+export type { PrepareOptions } from './stages.js';
 
-interface Run {
-  dir: string;
-  wanted: readonly DiskFormat[] | 'any';
-  limits: FormatLimits;
-  signal: AbortSignal | undefined;
-  options: PrepareOptions;
-}
-
-/** A file on the way through the pipeline; `owned` files were made here and may be moved. */
-interface Stage {
-  path: string;
-  owned: boolean;
-  name: string;
-}
-
-interface Detected extends Stage {
-  format: DetectedFormat;
-  sample: FileSample;
-}
-
-let sequence = 0;
-
-function scratchPath(run: Run, what: string): string {
-  sequence += 1;
-  return join(run.dir, `${what}-${sequence}`);
-}
-
-async function discard(stage: Stage): Promise<void> {
-  if (stage.owned) await rm(stage.path, { force: true });
-}
-
-/** Detects the format; a compressed file is decompressed once and detected again. */
-async function unwrap(stage: Stage, run: Run): Promise<Detected> {
-  const sample = await sampleFile(stage.path);
-  const format = detectFormatFromHeader(sample.head, sample.tail);
-  if (format !== 'gzip' && format !== 'bzip2' && format !== 'xz') return { ...stage, format, sample };
-  const output = scratchPath(run, 'decompressed');
-  await decompressFile(stage.path, format, output, {
-    maxBytes: run.limits.maxDecompressedBytes,
-    signal: run.signal,
-  });
-  await discard(stage);
-  const inner: Stage = { path: output, owned: true, name: stage.name };
-  const innerSample = await sampleFile(output);
-  const innerFormat = detectFormatFromHeader(innerSample.head, innerSample.tail);
-  if (innerFormat === 'gzip' || innerFormat === 'bzip2' || innerFormat === 'xz') {
-    throw new VmiError(
-      'FORMAT_UNSUPPORTED',
-      `${stage.name}: compressed twice (${format}, then ${innerFormat})`,
-    );
-  }
-  return { ...inner, format: innerFormat, sample: innerSample };
-}
-
-/** The disk format qemu-img is told (`-f`), or a refusal for what is not a disk. */
-function diskFormatOf(image: Detected): DiskFormat {
-  switch (image.format) {
-    case 'iso':
-      // An ISO 9660 image is raw sectors; backends see it as a raw disk.
-      return 'raw';
-    case 'ova':
-    case 'tar':
-      throw new VmiError('FORMAT_UNSUPPORTED', `${image.name}: an archive inside an OVA`);
-    case 'gzip':
-    case 'bzip2':
-    case 'xz':
-      throw new VmiError('FORMAT_UNSUPPORTED', `${image.name}: compressed twice`);
-    case 'vmdk-descriptor':
-      return 'vmdk';
-    default:
-      return image.format;
-  }
-}
-
-/** Checks that a disk stands alone and is not absurdly large; returns its virtual size. */
-async function checkDisk(image: Detected, format: DiskFormat, run: Run): Promise<number> {
-  const refusal = headerRefusal(image.format, image.sample);
-  const notSelfContained = (reason: string): VmiError =>
-    new VmiError('FORMAT_UNSUPPORTED', `${image.name}: ${reason}; only self-contained images are accepted`);
-  if (refusal !== undefined) throw notSelfContained(refusal);
-  let virtualSize = image.sample.size;
-  if (format === 'raw') {
-    // Anything unrecognised is raw; a disk is whole sectors, so this catches text and junk.
-    if (image.sample.size === 0 || image.sample.size % 512 !== 0) {
-      throw new VmiError(
-        'FORMAT_UNSUPPORTED',
-        `${image.name}: not a disk image (no known format, and ${image.sample.size} bytes is not a whole number of 512-byte sectors)`,
-      );
-    }
-  } else {
-    const info = await qemuImgInfo(image.path, format, {
-      signal: run.signal,
-      timeoutMs: run.limits.infoTimeoutMs,
-      program: run.options.qemuImg,
-    });
-    const problem = selfContainedProblem(info);
-    if (problem !== undefined) throw notSelfContained(problem);
-    virtualSize = info.virtualSize;
-  }
-  if (virtualSize > run.limits.maxVirtualSize) {
-    throw new VmiError(
-      'IMAGE_TOO_LARGE',
-      `${image.name}: virtual size ${virtualSize} bytes exceeds the limit of ${run.limits.maxVirtualSize}`,
-      { details: { limit: run.limits.maxVirtualSize, virtualSize } },
-    );
-  }
-  return virtualSize;
-}
-
-async function prepareDisk(stage: Stage, index: number, run: Run): Promise<PreparedDisk> {
-  const image = await unwrap(stage, run);
-  const format = diskFormatOf(image);
-  await checkDisk(image, format, run);
-  const target = run.wanted === 'any' || run.wanted.includes(format) ? format : run.wanted[0];
-  let path = image.path;
-  if (target !== undefined && target !== format) {
-    path = join(run.dir, `disk-${index}.${target}`);
-    await qemuImgConvert(image.path, format, path, target, {
-      signal: run.signal,
-      timeoutMs: run.limits.conversionTimeoutMs,
-      program: run.options.qemuImg,
-      rateLimit: run.options.conversionRateLimit,
-    });
-    await discard(image);
-  } else if (image.owned) {
-    path = join(run.dir, `disk-${index}.${format}`);
-    await rename(image.path, path);
+async function prepareDisk(
+  stage: Stage,
+  index: number,
+  wanted: readonly DiskFormat[] | 'any',
+  ctx: StageContext,
+): Promise<PreparedDisk> {
+  const disk = await checkedDisk(stage, ctx);
+  const target = targetFormat(disk.format, wanted);
+  let path = disk.path;
+  if (target !== disk.format) {
+    path = join(ctx.dir, `disk-${index}.${target}`);
+    await convertDisk(disk, target, path, ctx);
+    await discard(disk);
+  } else if (disk.owned) {
+    path = join(ctx.dir, `disk-${index}.${disk.format}`);
+    await rename(disk.path, path);
   }
   const { size } = await stat(path);
-  return { path, format: target ?? format, size, index, name: stage.name };
+  return { path, format: target, size, index, name: stage.name };
 }
 
 /** Removes everything in `dir` but the prepared disks (emptied OVA folders, leftovers). */
@@ -192,17 +77,12 @@ export async function prepareDisks(
   signal?.throwIfAborted();
   const limits = { ...DEFAULT_FORMAT_LIMITS, ...options.limits };
   const dir = await mkdtemp(join(workDir, 'prepare-'));
-  const run: Run = { dir, wanted, limits, signal, options };
+  const ctx: StageContext = { dir, limits, signal, options };
   try {
-    const image = await unwrap({ path: file, owned: false, name: basename(file) }, run);
-    let disks: Stage[] = [image];
-    if (image.format === 'ova' || image.format === 'tar') {
-      const extracted = await readOvaDisks(image.path, dir, { limits, signal });
-      await discard(image);
-      disks = extracted.map((disk) => ({ path: disk.path, owned: true, name: disk.name }));
-    }
+    const image = await unwrap({ path: file, owned: false, name: basename(file) }, ctx);
+    const disks = await disksOf(image, ctx);
     const prepared: PreparedDisk[] = [];
-    for (const [index, disk] of disks.entries()) prepared.push(await prepareDisk(disk, index, run));
+    for (const [index, disk] of disks.entries()) prepared.push(await prepareDisk(disk, index, wanted, ctx));
     await removeAllBut(dir, prepared);
     return prepared;
   } catch (err) {

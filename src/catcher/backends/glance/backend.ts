@@ -1,14 +1,16 @@
-import { stat } from 'node:fs/promises';
 import { digestFile } from '../../../shared/digest.js';
-import { VmiError } from '../../../shared/errors.js';
 import { noAuth, KeystoneAuth, type GlanceAuth } from './auth.js';
 import { GlanceClient, type GlanceImage } from './client.js';
 import { DISK_FORMATS, resolveGlanceConfig, type ResolvedGlanceConfig } from './config.js';
 import { createGlanceHttp } from './http.js';
-import { markVerified, storedMatches } from './integrity.js';
+import { checkDisks } from './input.js';
+import { markVerified } from './integrity.js';
+import { GlanceIntake } from './intake.js';
+import { GlanceListing } from './listing.js';
 import {
   chooseAdopted,
   controlledBy,
+  holdsDigest,
   GlanceOwnership,
   holdsMarkedData,
   type DiskDigest,
@@ -27,59 +29,117 @@ import { GlanceSharing } from './sharing.js';
 import type {
   Backend,
   BackendContext,
+  BackendContextWithoutWork,
   BackendInput,
   DeliveryPayload,
   DiskFormat,
   HeldImage,
   ImageRecord,
+  InflightUpload,
   PreparedDisk,
+  StreamedDisk,
 } from '../types.js';
 
 /**
- * OpenStack Glance backend (SPEC.md section 8): one Glance image per disk, streamed into
- * `PUT /v2/images/{id}/file`, checked against Glance's size and hash, labelled with the
- * properties cloud-info-provider reads. Every operation first looks up what Glance already
- * holds for the identifier, so a retry after a crash adopts instead of duplicating; only
- * images that glance-ownership.ts calls ours are adopted, changed or deleted.
+ * OpenStack Glance backend (SPEC.md section 8, docs/glance.md): one Glance image per disk,
+ * created hidden in the backend's own project, streamed into `PUT /v2/images/{id}/file`
+ * (while the download runs when the disk needs no conversion: intake.ts), checked against
+ * Glance's size and hash, then released to its VO with the properties cloud-info-provider
+ * reads. Every operation first looks at what Glance already holds for the identifier (one
+ * listing per run), so a retry after a crash adopts instead of duplicating; only images that
+ * ownership.ts calls ours are adopted, changed or deleted.
  */
 export class GlanceBackend implements Backend {
   readonly type = 'glance';
   readonly name: string;
   readonly input: BackendInput;
+  readonly parallel: number;
   private readonly formats: readonly DiskFormat[];
   private readonly sharing: GlanceSharing;
   private readonly ownership: GlanceOwnership;
+  private readonly listing: GlanceListing;
+  private readonly intake: GlanceIntake;
 
   constructor(
-    private readonly config: ResolvedGlanceConfig,
+    config: ResolvedGlanceConfig,
     private readonly client: GlanceClient,
   ) {
     this.name = config.name;
     this.formats = config.diskFormat === undefined ? DISK_FORMATS : [config.diskFormat];
     this.input = { kind: 'disks', formats: this.formats };
+    this.parallel = config.parallel;
     this.sharing = new GlanceSharing(config, client);
     this.ownership = new GlanceOwnership(config, client);
+    this.listing = new GlanceListing(client, config.name);
+    this.intake = new GlanceIntake(config, client, this.listing, config.parallel);
   }
 
-  async deliver(
+  /** Streams a one-disk image in as it downloads, unless Glance already holds it or cannot take it. */
+  async receive(
+    image: ImageRecord,
+    disk: StreamedDisk,
+    ctx: BackendContextWithoutWork,
+  ): Promise<InflightUpload | undefined> {
+    if (!this.formats.includes(disk.format)) return undefined;
+    const owners = await this.ownership.owners(image.vo, ctx.signal);
+    const held = (await this.sameBytes(image, ctx)).filter(
+      (i) => isSettled(i) && controlledBy(i, owners, ctx.log),
+    );
+    // What Glance holds is adopted (or replaced) by deliver, from the cached file if need be.
+    if (held.length > 0) return undefined;
+    return this.intake.receive(image, disk.format, disk.size, ctx);
+  }
+
+  /** A one-disk image this process streamed in and checked: released (or confirmed) by its ref. */
+  async release(
+    image: ImageRecord,
+    refs: readonly string[],
+    ctx: BackendContext,
+    publish: boolean,
+  ): Promise<{ refs: string[] } | undefined> {
+    const [ref] = refs;
+    const digest = ref === undefined ? undefined : this.intake.checked.get(ref);
+    if (refs.length !== 1 || ref === undefined || digest === undefined) return undefined;
+    const owners = await this.ownership.owners(image.vo, ctx.signal);
+    const held = (await this.sameBytes(image, ctx)).find((i) => i.id === ref);
+    if (held === undefined || !controlledBy(held, owners, ctx.log) || !holdsDigest(held, digest))
+      return undefined;
+    if (publish) await this.publish(held, image, { index: 0, count: 1 }, digest.sha512, ctx);
+    return { refs: [ref] };
+  }
+
+  deliver(image: ImageRecord, payload: DeliveryPayload, ctx: BackendContext): Promise<{ refs: string[] }> {
+    return this.place(image, payload, ctx, true);
+  }
+
+  /** Uploads and checks, hidden in the backend's project: an appliance member waiting for the others. */
+  stage(image: ImageRecord, payload: DeliveryPayload, ctx: BackendContext): Promise<{ refs: string[] }> {
+    return this.place(image, payload, ctx, false);
+  }
+
+  private async place(
     image: ImageRecord,
     payload: DeliveryPayload,
     ctx: BackendContext,
+    release: boolean,
   ): Promise<{ refs: string[] }> {
-    const disks = await this.checkDisks(payload.disks);
+    const disks = await checkDisks(payload.disks, this.formats, this.name);
     const owners = await this.ownership.owners(image.vo, ctx.signal);
     const existing = (await this.sameBytes(image, ctx)).filter((i) => controlledBy(i, owners, ctx.log));
     const refs: string[] = [];
     for (const disk of disks) {
       const candidates = existing.filter((i) => diskIndexOf(i) === disk.index);
-      refs.push(await this.deliverDisk(image, disk, disks.length, candidates, payload.file, ctx));
+      const shape = { disk, count: disks.length, release };
+      refs.push(await this.deliverDisk(image, shape, candidates, payload.file, ctx));
     }
     // Unfinished records beyond the current disk count belong to nothing we deliver now.
     const outside = (i: GlanceImage): boolean => diskIndexOf(i) < 0 || diskIndexOf(i) >= disks.length;
     for (const stray of existing.filter((i) => outside(i) && !isSettled(i))) await this.discard(stray, ctx);
     ctx.log.info(
       { image: { identifier: image.identifier, sha512: image.sha512 }, refs },
-      'image delivered to Glance',
+      release
+        ? 'image delivered to Glance'
+        : 'image staged in Glance, hidden until its appliance is complete',
     );
     return { refs };
   }
@@ -92,7 +152,7 @@ export class GlanceBackend implements Backend {
         name: glanceImageName(image.title, diskIndexOf(target), count),
       };
       const ops = patchTowards(target, desired, ENTRY_PROPERTIES);
-      if (ops.length > 0) await this.client.patchImage(target.id, ops, ctx.signal);
+      if (ops.length > 0) this.listing.put(await this.client.patchImage(target.id, ops, ctx.signal));
     }
   }
 
@@ -103,7 +163,7 @@ export class GlanceBackend implements Backend {
       const ops = patchTowards(target, desired);
       if (ops.length === 0) continue;
       ops.push({ op: 'add', path: `/${PROP.deprecatedAt}`, value: ctx.now.toISOString() });
-      await this.client.patchImage(target.id, ops, ctx.signal);
+      this.listing.put(await this.client.patchImage(target.id, ops, ctx.signal));
     }
   }
 
@@ -111,10 +171,14 @@ export class GlanceBackend implements Backend {
     let done = true;
     for (const target of await this.targets(image, refs, ctx)) {
       const outcome = await this.client.deleteImage(target.id, ctx.signal);
-      if (outcome !== 'refused') continue;
+      if (outcome !== 'refused') {
+        this.listing.remove(target.id);
+        continue;
+      }
       // Still in use or protected: make it unusable now and delete it on a later run.
       done = false;
       await this.sharing.withdraw(target, ctx.signal);
+      this.listing.invalidate();
       ctx.log.warn(
         { image: { identifier: image.identifier }, ref: target.id },
         'Glance refused deletion; deactivated',
@@ -135,33 +199,9 @@ export class GlanceBackend implements Backend {
     return heldImages(ours);
   }
 
-  /** Refuses bad input before anything is created in Glance. */
-  private async checkDisks(disks: PreparedDisk[]): Promise<PreparedDisk[]> {
-    const sorted = [...disks].sort((a, b) => a.index - b.index);
-    if (sorted.length === 0) throw new VmiError('BACKEND_FAILED', 'no disk to deliver to Glance');
-    for (const [position, disk] of sorted.entries()) {
-      if (disk.index !== position) {
-        throw new VmiError(
-          'BACKEND_FAILED',
-          `disk indexes must be 0..${sorted.length - 1}, got ${disk.index}`,
-        );
-      }
-      if (!this.formats.includes(disk.format)) {
-        throw new VmiError('FORMAT_UNSUPPORTED', `backend ${this.name} does not take ${disk.format} disks`);
-      }
-      const info = await stat(disk.path).catch(() => undefined);
-      if (info?.isFile() !== true) {
-        throw new VmiError('BACKEND_FAILED', `disk ${disk.name} is not a readable file`);
-      }
-    }
-    return sorted;
-  }
-
   /** Images labelled for this identifier and list SHA-512, any status, whoever owns them. */
-  private async sameBytes(image: ImageRecord, ctx: BackendContext): Promise<GlanceImage[]> {
-    const filters = { [PROP.backend]: this.name, [PROP.identifier]: image.identifier };
-    const found = await this.client.listImages(filters, ctx.signal);
-    return found.filter((i) => i[PROP.sha512] === image.sha512);
+  private sameBytes(image: ImageRecord, ctx: BackendContextWithoutWork): Promise<GlanceImage[]> {
+    return this.listing.sameBytes(image.identifier, image.sha512, ctx.now, ctx.signal);
   }
 
   /**
@@ -189,89 +229,84 @@ export class GlanceBackend implements Backend {
 
   private async deliverDisk(
     image: ImageRecord,
-    disk: PreparedDisk,
-    count: number,
+    shape: { disk: PreparedDisk; count: number; release: boolean },
     candidates: GlanceImage[],
     file: string,
     ctx: BackendContext,
   ): Promise<string> {
+    const { disk } = shape;
     // The unchanged cache file is the list's bytes; a converted or extracted disk is hashed.
     const digestOf = async (): Promise<DiskDigest> =>
       disk.path === file ? { size: disk.size, sha512: image.sha512 } : await digestFile(disk.path);
     const { kept, digest, discard } = await chooseAdopted(candidates, digestOf, ctx.log);
     for (const leftover of discard) await this.discard(leftover, ctx);
-    if (kept === undefined || digest === undefined) return this.upload(image, disk, count, ctx);
-    if (kept[PROP.diskSha512] !== digest.sha512) {
-      await this.client.patchImage(kept.id, [markVerified(digest.sha512)], ctx.signal);
-    }
-    await this.refresh(kept, image, disk, count, ctx);
+    if (kept === undefined || digest === undefined) return this.upload(image, shape, ctx);
+    if (shape.release)
+      await this.publish(kept, image, { index: disk.index, count: shape.count }, digest.sha512, ctx);
+    else if (kept[PROP.diskSha512] !== digest.sha512) await this.mark(kept.id, digest.sha512, ctx);
     return kept.id;
   }
 
+  /** Hidden upload into the backend's project, checked; released at once unless staged. */
   private async upload(
     image: ImageRecord,
-    disk: PreparedDisk,
-    count: number,
+    shape: { disk: PreparedDisk; count: number; release: boolean },
     ctx: BackendContext,
   ): Promise<string> {
-    const created = await this.client.createImage(
-      {
-        name: glanceImageName(image.title, disk.index, count),
-        disk_format: disk.format,
-        container_format: 'bare',
-        ...this.sharing.placement(image),
-        ...entryProperties(image, this.name),
-        [PROP.diskIndex]: String(disk.index),
-        [PROP.diskCount]: String(count),
-        [PROP.deprecated]: 'false',
-      },
+    const { disk, count } = shape;
+    const created = await this.intake.createHidden(
+      image,
+      { format: disk.format, index: disk.index, count },
       ctx.signal,
     );
+    let stored: GlanceImage;
+    let sha512: string;
     try {
       const sent = await this.client.uploadFile(created.id, disk.path, ctx.signal);
-      const stored = await this.client.getImage(created.id, ctx.signal);
-      if (stored?.status !== 'active') {
-        throw new VmiError(
-          'BACKEND_FAILED',
-          `Glance image ${created.id} is ${stored?.status ?? 'gone'} after upload`,
-        );
-      }
-      if (!(await storedMatches(stored, disk.path, { size: sent.bytes, sha512: sent.sha512 }, ctx.log))) {
-        throw new VmiError(
-          'BACKEND_FAILED',
-          `Glance image ${created.id} holds ${String(stored.size)} bytes (${String(stored.os_hash_algo)} ` +
-            `${String(stored.os_hash_value).slice(0, 16)}...), sent ${sent.bytes} (sha512 ${sent.sha512.slice(0, 16)}...)`,
-        );
-      }
-      await this.client.patchImage(created.id, [markVerified(sent.sha512)], ctx.signal);
+      stored = await this.intake.verify(
+        created.id,
+        disk.path,
+        { size: sent.bytes, sha512: sent.sha512 },
+        ctx,
+      );
+      sha512 = sent.sha512;
     } catch (err) {
       // Leave nothing half-made behind; the caller retries the delivery later.
-      await this.discard(created, { ...ctx, signal: AbortSignal.timeout(this.config.timeoutSeconds * 1000) });
+      await this.intake.discard(created.id, ctx);
       throw err;
     }
-    await this.sharing.share(created.id, image, ctx);
+    if (shape.release) await this.publish(stored, image, { index: disk.index, count }, sha512, ctx);
+    else await this.mark(stored.id, sha512, ctx);
     return created.id;
   }
 
-  /** Brings an adopted image up to date: metadata, visible again, active, shared. */
-  private async refresh(
+  private async mark(id: string, sha512: string, ctx: BackendContext): Promise<void> {
+    this.listing.put(await this.client.patchImage(id, [markVerified(sha512)], ctx.signal));
+  }
+
+  /**
+   * Gives a checked image to its VO in one PATCH (owner, visibility, shown, properties and
+   * the mark of the check), active again if it was deactivated, and shared.
+   */
+  private async publish(
     kept: GlanceImage,
     image: ImageRecord,
-    disk: PreparedDisk,
-    count: number,
+    shape: { index: number; count: number },
+    sha512: string,
     ctx: BackendContext,
   ): Promise<void> {
     const desired: Record<string, unknown> = {
-      name: glanceImageName(image.title, disk.index, count),
+      name: glanceImageName(image.title, shape.index, shape.count),
       ...this.sharing.placement(image),
       ...entryProperties(image, this.name),
-      [PROP.diskIndex]: String(disk.index),
-      [PROP.diskCount]: String(count),
+      [PROP.diskIndex]: String(shape.index),
+      [PROP.diskCount]: String(shape.count),
       [PROP.deprecated]: 'false',
+      [PROP.diskSha512]: sha512,
     };
     if ('os_hidden' in kept) desired['os_hidden'] = false;
     const ops = patchTowards(kept, desired, [...ENTRY_PROPERTIES, PROP.deprecatedAt, PROP.retirePending]);
-    if (ops.length > 0) await this.client.patchImage(kept.id, ops, ctx.signal);
+    if (ops.length > 0) this.listing.put(await this.client.patchImage(kept.id, ops, ctx.signal));
     if (kept.status === 'deactivated') await this.client.reactivate(kept.id, ctx.signal);
     await this.sharing.share(kept.id, image, ctx);
   }
@@ -280,6 +315,8 @@ export class GlanceBackend implements Backend {
     const outcome = await this.client.deleteImage(image.id, ctx.signal);
     if (outcome === 'refused') {
       ctx.log.warn({ ref: image.id, status: image.status }, 'Glance refused to delete a leftover image');
+    } else {
+      this.listing.remove(image.id);
     }
   }
 }

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import type { Got, Method } from 'got';
 import { DigestStream } from '../../../shared/digest.js';
 import { VmiError } from '../../../shared/errors.js';
+import { failure, transportFailure, type Reply } from './errors.js';
 import type { GlanceAuth } from './auth.js';
 
 /**
@@ -47,11 +48,6 @@ interface CallOptions {
   headers?: Record<string, string>;
   signal?: AbortSignal | undefined;
   upload?: boolean;
-}
-
-interface Reply {
-  status: number;
-  text: string;
 }
 
 const PATCH_TYPE = 'application/openstack-images-v2.1-json-patch';
@@ -191,6 +187,30 @@ export class GlanceClient {
     return { bytes: digest.bytes, sha512: digest.hex() };
   }
 
+  /**
+   * Streams `body` into `PUT /v2/images/{id}/file` as it comes (a download in flight). It
+   * cannot be sent twice: a token refused in the middle fails the upload, which the caller
+   * then makes again from the cached file.
+   */
+  async uploadStream(
+    id: string,
+    body: Readable,
+    size: number | undefined,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    let used = false;
+    const once = (): Readable => {
+      if (used) throw new VmiError('BACKEND_FAILED', 'Glance refused the token during a streamed upload');
+      used = true;
+      return body;
+    };
+    const path = `/v2/images/${encodeURIComponent(id)}/file`;
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    if (size !== undefined) headers['content-length'] = String(size);
+    const reply = await this.call('PUT', path, { body: once, headers, signal, upload: true });
+    if (reply.status !== 204 && reply.status !== 200) throw failure('PUT', path, reply);
+  }
+
   private async action(id: string, name: string, signal: AbortSignal | undefined): Promise<void> {
     const path = `/v2/images/${encodeURIComponent(id)}/actions/${name}`;
     const reply = await this.call('POST', path, { signal });
@@ -290,38 +310,3 @@ export class GlanceClient {
 /** Methods whose repetition changes nothing more (a JSON patch sets values). */
 const REPEATABLE = new Set<Method>(['GET', 'HEAD', 'DELETE', 'PATCH']);
 const STALE_CONNECTION = new Set(['ECONNRESET', 'EPIPE']);
-
-function transportFailure(method: Method, url: string, err: unknown, signal?: AbortSignal): VmiError {
-  const e = err as Error & { code?: string };
-  const reason = signal?.aborted === true ? 'aborted' : `${e.code ?? 'error'}: ${e.message}`;
-  return new VmiError('BACKEND_FAILED', `Glance ${method} ${new URL(url).pathname}: ${reason}`);
-}
-
-function failure(method: Method, path: string, reply: Reply): VmiError {
-  return new VmiError(
-    'BACKEND_FAILED',
-    `Glance ${method} ${path}: HTTP ${reply.status}: ${glanceMessage(reply.text)}`,
-    {
-      details: { status: reply.status },
-    },
-  );
-}
-
-/** Glance's error text: JSON `message` (with HTML remnants) or an HTML page. */
-export function glanceMessage(text: string): string {
-  let message = text;
-  try {
-    const value = JSON.parse(text) as { message?: unknown };
-    if (typeof value.message === 'string') message = value.message;
-  } catch {
-    // an HTML or plain body
-  }
-  const plain = message
-    .replace(/<[^>]*>/g, ' ')
-    .replace(/&#x27;/g, "'")
-    .replace(/&quot;/g, '"')
-    .replace(/&amp;/g, '&')
-    .replace(/\s+/g, ' ')
-    .trim();
-  return plain === '' ? '(empty body)' : plain.slice(0, 300);
-}

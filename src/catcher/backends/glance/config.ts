@@ -93,6 +93,8 @@ export const glanceConfigSchema = {
     diskFormat: { enum: DISK_FORMATS },
     /** Extra CA certificate file (PEM) trusted for Keystone and Glance besides the system CAs. */
     caFile: text,
+    /** Images sent to this Glance at once (streamed while downloading, or from the cache). */
+    parallel: { type: 'integer', minimum: 1, maximum: 32, default: 4 },
     /** Per-request deadline for API calls; also the idle limit while uploading. */
     timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 86400, default: 120 },
   },
@@ -104,7 +106,7 @@ export type GlancePasswordAuth = FromSchema<typeof passwordAuthSchema>;
 export type GlanceApplicationCredentialAuth = FromSchema<typeof applicationCredentialAuthSchema>;
 export type GlanceAuthConfig = GlancePasswordAuth | GlanceApplicationCredentialAuth;
 export type GlanceTestIdentity = FromSchema<typeof testIdentitySchema>;
-/** One glance backend block as validated: `visibility` and `timeoutSeconds` defaulted. */
+/** One glance backend block as validated: `visibility`, `parallel` and `timeoutSeconds` defaulted. */
 export type GlanceConfig = FromSchema<typeof glanceConfigSchema>;
 export type GlanceVisibility = GlanceConfig['visibility'];
 /** The configuration with defaults applied, frozen. */

@@ -19,7 +19,7 @@ export function markVerified(sha512: string): PatchOp {
 /** Compares what Glance stored with a local disk's size and SHA-512 (re-reading it for another algorithm). */
 export async function storedMatches(
   stored: GlanceImage,
-  path: string,
+  path: string | undefined,
   local: { size: number; sha512: string },
   log: Logger,
 ): Promise<boolean> {
@@ -34,6 +34,13 @@ export async function storedMatches(
     return true;
   }
   if (algo === 'sha512') return value === local.sha512;
+  if (path === undefined) {
+    log.warn(
+      { algo },
+      'Glance hashes with another algorithm and no file is at hand to compare; not accepted',
+    );
+    return false;
+  }
   const other = await hashFile(path, algo);
   if (other === undefined) {
     log.warn({ algo }, 'Glance hash algorithm unknown here; only the size was compared');

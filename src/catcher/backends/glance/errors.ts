@@ -1,0 +1,44 @@
+import type { Method } from 'got';
+import { VmiError } from '../../../shared/errors.js';
+
+/** How Glance's answers become BACKEND_FAILED errors: status and Glance's own words, never a token. */
+
+export interface Reply {
+  status: number;
+  text: string;
+}
+
+export function transportFailure(method: Method, url: string, err: unknown, signal?: AbortSignal): VmiError {
+  const e = err as Error & { code?: string };
+  const reason = signal?.aborted === true ? 'aborted' : `${e.code ?? 'error'}: ${e.message}`;
+  return new VmiError('BACKEND_FAILED', `Glance ${method} ${new URL(url).pathname}: ${reason}`);
+}
+
+export function failure(method: Method, path: string, reply: Reply): VmiError {
+  return new VmiError(
+    'BACKEND_FAILED',
+    `Glance ${method} ${path}: HTTP ${reply.status}: ${glanceMessage(reply.text)}`,
+    {
+      details: { status: reply.status },
+    },
+  );
+}
+
+/** Glance's error text: JSON `message` (with HTML remnants) or an HTML page. */
+export function glanceMessage(text: string): string {
+  let message = text;
+  try {
+    const value = JSON.parse(text) as { message?: unknown };
+    if (typeof value.message === 'string') message = value.message;
+  } catch {
+    // an HTML or plain body
+  }
+  const plain = message
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&#x27;/g, "'")
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return plain === '' ? '(empty body)' : plain.slice(0, 300);
+}

@@ -1,0 +1,157 @@
+import { VmiError } from '../../../shared/errors.js';
+import { TailHold } from '../../deliver/tail-hold.js';
+import type { GlanceClient, GlanceImage } from './client.js';
+import type { ResolvedGlanceConfig } from './config.js';
+import { storedMatches } from './integrity.js';
+import type { GlanceListing } from './listing.js';
+import type { DiskDigest } from './ownership.js';
+import { entryProperties, glanceImageName, PROP } from './properties.js';
+import type { BackendContextWithoutWork, DiskFormat, ImageRecord, InflightUpload } from '../types.js';
+
+/**
+ * How bytes enter Glance (issue 14, docs/glance.md): an image is created hidden
+ * (`os_hidden`), private and in the backend's own project, so no VO user sees or boots it;
+ * its data goes in; Glance's size and SHA-512 are compared with the expected ones. Only
+ * then may the backend release it (owner, visibility, shown). A streamed upload keeps its
+ * last bytes back until the download is verified, so Glance never holds a complete body of
+ * unverified bytes.
+ */
+
+/** Bytes a streamed upload keeps back until the download is verified. */
+const TAIL = 64 * 1024;
+/** Bytes buffered between the download and the upload. */
+const BUFFER = 1 << 20;
+
+export interface DiskShape {
+  format: DiskFormat;
+  index: number;
+  count: number;
+}
+
+export class GlanceIntake {
+  private streaming = 0;
+  /** Images this process uploaded and checked, with the digest Glance holds: releasable by ref. */
+  readonly checked = new Map<string, DiskDigest>();
+
+  constructor(
+    private readonly config: ResolvedGlanceConfig,
+    private readonly client: GlanceClient,
+    private readonly listing: GlanceListing,
+    private readonly limit: number,
+  ) {}
+
+  /** A new image record nobody but the backend's project can see. */
+  async createHidden(image: ImageRecord, disk: DiskShape, signal: AbortSignal): Promise<GlanceImage> {
+    const created = await this.client.createImage(
+      {
+        name: glanceImageName(image.title, disk.index, disk.count),
+        disk_format: disk.format,
+        container_format: 'bare',
+        visibility: 'private',
+        os_hidden: true,
+        ...entryProperties(image, this.config.name),
+        [PROP.diskIndex]: String(disk.index),
+        [PROP.diskCount]: String(disk.count),
+        [PROP.deprecated]: 'false',
+      },
+      signal,
+    );
+    this.listing.put(created);
+    return created;
+  }
+
+  /** Glance's record after an upload, when it holds exactly the expected bytes; throws otherwise. */
+  async verify(
+    id: string,
+    file: string | undefined,
+    expected: DiskDigest,
+    ctx: BackendContextWithoutWork,
+  ): Promise<GlanceImage> {
+    const stored = await this.client.getImage(id, ctx.signal);
+    if (stored?.status !== 'active') {
+      throw new VmiError('BACKEND_FAILED', `Glance image ${id} is ${stored?.status ?? 'gone'} after upload`);
+    }
+    this.listing.put(stored);
+    if (!(await storedMatches(stored, file, expected, ctx.log))) {
+      throw new VmiError(
+        'BACKEND_FAILED',
+        `Glance image ${id} holds ${String(stored.size)} bytes (${String(stored.os_hash_algo)} ` +
+          `${String(stored.os_hash_value).slice(0, 16)}...), expected ${expected.size} (sha512 ${expected.sha512.slice(0, 16)}...)`,
+      );
+    }
+    this.checked.set(id, { size: expected.size, sha512: expected.sha512 });
+    return stored;
+  }
+
+  /** Deletes what an upload made; a failure here is only logged (the next run finds it). */
+  async discard(id: string, ctx: BackendContextWithoutWork): Promise<void> {
+    const signal = AbortSignal.timeout(this.config.timeoutSeconds * 1000);
+    try {
+      if ((await this.client.deleteImage(id, signal)) === 'refused') {
+        ctx.log.warn({ ref: id }, 'Glance refused to delete an unfinished image');
+      } else {
+        this.listing.remove(id);
+      }
+    } catch (err) {
+      ctx.log.warn({ ref: id, err }, 'could not delete an unfinished Glance image; the next run will');
+    }
+  }
+
+  /**
+   * Opens a streamed upload of a one-disk image, or undefined when too many run already.
+   * The image is created at once; the bytes follow as the download delivers them (of
+   * unknown size when they are being decompressed: then sent chunked).
+   */
+  async receive(
+    image: ImageRecord,
+    format: DiskFormat,
+    size: number | undefined,
+    ctx: BackendContextWithoutWork,
+  ): Promise<InflightUpload | undefined> {
+    if (this.streaming >= this.limit) return undefined;
+    this.streaming += 1;
+    let created: GlanceImage;
+    try {
+      created = await this.createHidden(image, { format, index: 0, count: 1 }, ctx.signal);
+    } catch (err) {
+      this.streaming -= 1;
+      throw err;
+    }
+    const sink = new TailHold(TAIL, BUFFER);
+    const sent = this.client.uploadStream(created.id, sink, size, ctx.signal);
+    // Seen by commit or abort; never an unhandled rejection meanwhile.
+    sent.catch(() => undefined);
+    let settled = false;
+    const finish = () => {
+      if (!settled) this.streaming -= 1;
+      settled = true;
+    };
+    return {
+      sink,
+      commit: async (verified) => {
+        try {
+          sink.release();
+          await sent;
+          await this.verify(created.id, verified.file, verified, ctx);
+          ctx.log.info(
+            { image: image.identifier, ref: created.id },
+            'streamed into Glance, hidden until released',
+          );
+          return { refs: [created.id] };
+        } catch (err) {
+          await this.discard(created.id, ctx);
+          throw err;
+        } finally {
+          finish();
+        }
+      },
+      abort: async (reason) => {
+        if (settled) return;
+        finish();
+        sink.abort(reason);
+        await sent.catch(() => undefined);
+        await this.discard(created.id, ctx);
+      },
+    };
+  }
+}
