@@ -3,8 +3,6 @@ import type { Agent as HttpAgent } from 'node:http';
 import type { Agent as HttpsAgent } from 'node:https';
 import { rootCertificates } from 'node:tls';
 import got, { RequestError, type BeforeRedirectHook, type BeforeRequestHook, type Got } from 'got';
-import { HttpProxyAgent } from 'http-proxy-agent';
-import { HttpsProxyAgent } from 'https-proxy-agent';
 import { getProxyForUrl } from 'proxy-from-env';
 import { VmiError } from './errors.js';
 
@@ -43,15 +41,26 @@ function systemCas(): string[] {
 
 const proxyAgents = new Map<string, { http: HttpAgent; https: HttpsAgent }>();
 
-/** Agents for `url`: through the environment's proxy, or undefined for a direct connection. */
-export function agentsFor(url: string | URL, ca: string[]): { http?: HttpAgent; https?: HttpsAgent } {
+/**
+ * Agents for `url`: through the environment's proxy, or undefined for a direct connection.
+ * The proxy agent modules are loaded only when a proxy applies (issue 14, item 6).
+ */
+export async function agentsFor(
+  url: string | URL,
+  ca: string[],
+): Promise<{ http?: HttpAgent; https?: HttpsAgent }> {
   const proxy = getProxyForUrl(url);
   if (proxy === '') return {};
   let agents = proxyAgents.get(proxy);
   if (agents === undefined) {
-    // Plain HTTP goes to the proxy as an absolute-URI request (site proxies often allow
-    // CONNECT to port 443 only); HTTPS tunnels with CONNECT and is verified end to end.
-    agents = {
+    const [{ HttpProxyAgent }, { HttpsProxyAgent }] = await Promise.all([
+      import('http-proxy-agent'),
+      import('https-proxy-agent'),
+    ]);
+    // Another request may have made them meanwhile: one pair per proxy.
+    agents = proxyAgents.get(proxy) ?? {
+      // Plain HTTP goes to the proxy as an absolute-URI request (site proxies often allow
+      // CONNECT to port 443 only); HTTPS tunnels with CONNECT and is verified end to end.
       http: new HttpProxyAgent(proxy, { keepAlive: true }),
       // agent-base agents derive from http.Agent but serve https requests too.
       https: new HttpsProxyAgent(proxy, { keepAlive: true, ca }) as unknown as HttpsAgent,
@@ -84,15 +93,15 @@ export function createHttpClient(options: HttpClientOptions = {}): Got {
     hooks: {
       beforeRequest: [
         // The URL is known only now (init hooks run before got merges it in).
-        ((opts) => {
-          if (opts.url !== undefined) opts.agent = agentsFor(opts.url, ca);
+        (async (opts) => {
+          if (opts.url !== undefined) opts.agent = await agentsFor(opts.url, ca);
         }) satisfies BeforeRequestHook,
       ],
       beforeRedirect: [
-        ((opts, response) => {
+        (async (opts, response) => {
           const to = opts.url instanceof URL ? opts.url : new URL(String(opts.url));
           checkRedirect(new URL(response.url), to);
-          opts.agent = agentsFor(to, ca);
+          opts.agent = await agentsFor(to, ca);
         }) satisfies BeforeRedirectHook,
       ],
     },

@@ -1,5 +1,5 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger, type LoggerOptions } from 'pino';
-import pretty from 'pino-pretty';
 
 /**
  * One root logger per program, a child per component. Secrets never reach the log:
@@ -54,6 +54,9 @@ export function createLogger(name: string, options: LogOptions = {}): Logger {
     serializers: { err: pino.stdSerializers.err },
   };
   if (options.pretty ?? isTty) {
+    // Loaded only for a terminal: the daemon and scripted commands write JSON and never need
+    // it (issue 14, item 6). pino-pretty is CommonJS, so require keeps this synchronous.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
     return pino(base, pretty({ destination: fd, sync: true, colorize: isTty, ignore: 'pid,hostname' }));
   }
   return pino(base, pino.destination({ fd, sync: true }));

@@ -76,7 +76,8 @@ describe('systemd units', { skip: reason }, () => {
       const text = (await readFile(file, 'utf8'))
         .replaceAll('/usr/bin/node', process.execPath)
         .replaceAll(INSTALLED, REPO);
-      for (const m of text.matchAll(/^ExecStart=(\S+) (\S+)/gm)) {
+      // The program and the script it runs (after any Node options).
+      for (const m of text.matchAll(/^ExecStart=(\S+) (?:--\S+ )*(\S+)/gm)) {
         assert.ok(existsSync(m[1] ?? ''), `${m[1] ?? ''} exists`);
         assert.ok(existsSync(m[2] ?? ''), `${m[2] ?? ''} exists`);
       }

@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import type { Got } from 'got';
 import { VmiError } from '../../shared/errors.js';
 import { responseOf, transferError } from '../../shared/http.js';
+import { chunkReleaser } from '../../shared/memory.js';
 import { existingSize, hashPrefix, keepVerified, openPartial } from './partial.js';
 
 /**
@@ -105,8 +106,10 @@ class Watchdog {
  * Bytes the file writer may hold before the socket is paused. With the default 16 KiB
  * every socket chunk waited for its write, and receiving, hashing and writing took turns
  * instead of overlapping: about 0.6 of `curl | sha512sum` instead of 1.1 (bench/ingest.ts).
+ * Not more: chunks queued longer survive young collections and wait for a full one, which
+ * cost 40-55 MB of peak RSS with 8 MiB (docs/memory.md).
  */
-const WRITE_BUFFER = 8 << 20;
+const WRITE_BUFFER = 256 << 10;
 
 /**
  * Feeds every chunk of `source` to `onChunk` (which may throw to stop), then to `out`,
@@ -246,6 +249,7 @@ export async function downloadImage(
     const out = file.createWriteStream({ start: offset, highWaterMark: WRITE_BUFFER });
     fileOwned = false;
     const tap = offset === 0 ? job.tap?.() : undefined;
+    const release = chunkReleaser();
     try {
       await pump(request, tap === undefined ? [out] : [out, tap], (chunk) => {
         transferred += chunk.length;
@@ -257,6 +261,7 @@ export async function downloadImage(
           );
         }
         hash.update(chunk);
+        release(chunk.length);
       });
       await endAndClose(out);
       if (tap !== undefined) await new Promise<void>((resolve) => tap.end(() => resolve()));

@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { Got, Method } from 'got';
 import { DigestStream } from '../../../shared/digest.js';
+import { chunkReleaser } from '../../../shared/memory.js';
 import { VmiError } from '../../../shared/errors.js';
 import { failure, transportFailure, type Reply } from './errors.js';
 import type { GlanceAuth } from './auth.js';
@@ -171,6 +172,8 @@ export class GlanceClient {
     const body = (): Readable => {
       digest = new DigestStream();
       const source = createReadStream(file, { highWaterMark: 1024 * 1024 });
+      const release = chunkReleaser();
+      source.on('data', (chunk) => release(chunk.length));
       source.on('error', (err) => digest.destroy(err));
       // When got gives up on the body, close the file too.
       digest.on('close', () => source.destroy());
