@@ -177,6 +177,31 @@ describe('InflightDelivery', () => {
     assert.deepEqual(inflight.receiving, ['fast']);
   });
 
+  it('aborts an upload that was still being opened when the download failed', async () => {
+    const a = fakeBackend('a');
+    const receive = a.backend.receive?.bind(a.backend);
+    const slow = {
+      ...a.backend,
+      receive: async (...args: Parameters<NonNullable<Backend['receive']>>) => {
+        await new Promise((r) => setTimeout(r, 100));
+        return receive?.(...args);
+      },
+    } as Backend;
+    const inflight = new InflightDelivery({
+      backends: [slow],
+      image,
+      log,
+      signal: new AbortController().signal,
+      now: new Date(),
+      workDir: await tempDir('vmicast-inflight-'),
+      stallMs: 5_000,
+    });
+    inflight.write(Buffer.alloc(64 * 1024));
+    await new Promise((r) => setTimeout(r, 10));
+    await inflight.abort(new Error('cut'));
+    assert.deepEqual(a.events, ['receive raw', 'abort cut']);
+  });
+
   it('aborts every upload when the download fails', async () => {
     const a = fakeBackend('a');
     const inflight = await pass([a.backend], chunks(256 * 1024, 64 * 1024));

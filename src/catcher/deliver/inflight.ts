@@ -66,6 +66,8 @@ export class InflightDelivery extends Writable {
   private head: Buffer[] = [];
   private headBytes = 0;
   private branches: Branch[] | undefined;
+  /** The backends being opened (images being created): an abort waits for them. */
+  private opening: Promise<void> | undefined;
   private readonly dropped: Promise<void>[] = [];
   /** Set when these bytes come out of a decompressor: what went by is checked, not a file. */
   private readonly unpacked: PassingBytes | undefined;
@@ -117,6 +119,7 @@ export class InflightDelivery extends Writable {
 
   /** The download failed: no backend gets the rest, and what they made is removed. */
   async abort(reason: Error): Promise<void> {
+    await this.opening;
     const branches = this.branches ?? [];
     this.branches = [];
     await Promise.all([...branches.map((b) => b.abort(reason).catch(() => undefined)), ...this.dropped]);
@@ -144,11 +147,14 @@ export class InflightDelivery extends Writable {
     return held.flat();
   }
 
-  private async openWithHead(): Promise<void> {
+  private openWithHead(): Promise<void> {
     const head = Buffer.concat(this.head);
     this.head = [];
-    this.branches = await this.open(head);
-    if (head.length > 0) await this.forward(head);
+    this.opening = this.open(head).then(async (branches) => {
+      this.branches = branches;
+      if (head.length > 0) await this.forward(head);
+    });
+    return this.opening;
   }
 
   private async open(head: Buffer): Promise<Branch[]> {
