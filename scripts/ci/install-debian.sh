@@ -15,6 +15,7 @@ PACKAGES=(
   nginx-light                     # a second HTTP server for benchmarks
   chromium                        # status page tests in headless Chromium
   systemd                         # systemd-analyze verify for the units
+  docker-registry skopeo apache2-utils # a real OCI registry, an independent client, htpasswd -B
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -44,5 +45,5 @@ $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
   -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
 if [ -d /run/systemd/system ]; then
-  $SUDO systemctl disable --now glance-api squid nginx 2>/dev/null || true
+  $SUDO systemctl disable --now glance-api squid nginx docker-registry 2>/dev/null || true
 fi
