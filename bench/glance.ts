@@ -1,178 +1,315 @@
 /**
- * Benchmark 7, delivery (issues 9 and 6): a 2 GiB raw image (quick: 128 MiB) streamed
- * into a real OpenStack Glance (Debian's glance-api on 127.0.0.1 without Keystone, started
- * with scripts/glance/run-glance.sh) by the catcher's glance backend
- * (src/catcher/backends/glance/backend.ts through deliverDiskFile, run from dist/ in a process of
- * its own: create the record with every property, PUT /v2/images/{id}/file streaming,
- * check Glance's digest) against `curl -T FILE` to the same endpoint (the record created
- * beforehand, not timed). Throughput ratio and the peak RSS of the node process
- * (goal: under 150 MB). Skipped with a notice when glance-api is not installed.
+ * Benchmark 7, first sync into a real OpenStack Glance (issues 14, 9 and 6): Debian's
+ * glance-api on 127.0.0.1 without Keystone (scripts/glance/run-glance.sh, identity from
+ * request headers), the images served by nginx (node:http without it).
+ *   a. One 1 GiB raw image (quick: 64 MiB): the whole `vmicatcher sync` command (a signed
+ *      list, a fresh home subscribed beforehand, a glance backend) against `curl -T FILE`
+ *      into a fresh Glance image (record created beforehand, not timed: Glance's intake,
+ *      the limit) and against `curl -s URL | sha512sum` then `curl -T` one after the other;
+ *      also the glance backend alone (deliverDiskFile from dist/, issue 6) against curl -T.
+ *   b. 20 images of 50 MiB (quick: 4 x 8 MiB): the whole sync against 20 x (image create
+ *      + `curl -T`).
+ *   c. Peak RSS of a 4 GiB sync (full runs only).
+ * Ratios: the comparison's time over vmicatcher's in the same round (higher is better).
  *
  *   node --import tsx bench/glance.ts [--quick]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { randomFile, SkipError, type DataFile } from './lib/data.js';
-import { check, mb, onPath, run } from './lib/proc.js';
-import { QUICK, runBenchmark } from './lib/results.js';
+import { performance } from 'node:perf_hooks';
+import { dataDir, randomFile, type DataFile } from './lib/data.js';
+import {
+  checkActive,
+  createRecord,
+  curlUpload,
+  curlUploadLine,
+  emptyGlance,
+  startGlance,
+  type Glance,
+} from './lib/glance.js';
+import { check, mb, run, shell } from './lib/proc.js';
+import { QUICK, runBenchmark, type Row } from './lib/results.js';
+import { failedRow, peakMb, rssRow, secs, timeRow, type Sample } from './lib/rows.js';
 import { removeScratch, scratchDir } from './lib/scratch.js';
-import { freePort } from './lib/servers.js';
-import { ensureBuilt, REPO } from './lib/site.js';
-import { GiB, MiB, median, mibps, pairedRatio, pairedRounds, round, sizeLabel } from './lib/stats.js';
+import { nginxMissing, startNginx, startNodeServer, type Served } from './lib/servers.js';
+import {
+  ensureBuilt,
+  makePki,
+  makeSite,
+  REPO,
+  signedList,
+  subscribeSite,
+  syncSite,
+  type Grid,
+} from './lib/site.js';
+import { GiB, MiB, mibps, pairedRounds, sizeLabel } from './lib/stats.js';
 
-const SIZE = QUICK ? 128 * MiB : 2 * GiB;
+const ONE = QUICK ? 64 * MiB : 1 * GiB;
+const MANY = QUICK ? { count: 4, size: 8 * MiB } : { count: 20, size: 50 * MiB };
+const BIG = QUICK ? undefined : 4 * GiB;
 const ROUNDS = QUICK ? 1 : 3;
-const RSS_GOAL_MB = 150;
-const SCRIPT = join(REPO, 'scripts/glance/run-glance.sh');
+const RSS_GOAL_MB = 80;
+const VO = 'vo.bench.example.org';
 const CHILD = join(REPO, 'bench/lib/glance-deliver.mjs');
+const DELIVER_FILE = join(REPO, 'dist/catcher/backends/glance/deliver-file.js');
 
-interface Glance {
-  endpoint: string;
-  stop(): Promise<void>;
+interface Bench {
+  grid: Grid;
+  glance: Glance;
+  server: Served;
+  dir: string;
+  log: (msg: string) => void;
 }
 
-/** Starts glance-api; a watcher stops it when this process goes away, whatever the way. */
-async function startGlance(dir: string): Promise<Glance> {
-  let last = '';
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    const state = join(dir, `run${attempt}`);
-    const started = await run(SCRIPT, ['start', '--port', String(await freePort()), '--dir', state], {
-      timeoutMs: 180_000,
-    });
-    if (started.status === 0) {
-      const watcher: ChildProcess = spawn(
-        '/bin/sh',
-        ['-c', 'cat >/dev/null; "$0" stop --dir "$1"', SCRIPT, state],
-        {
-          stdio: ['pipe', 'ignore', 'ignore'],
-        },
-      );
-      return {
-        endpoint: started.stdout.trim().split('\n').pop() ?? '',
-        stop: async () => {
-          const exited = new Promise((resolve) => watcher.once('exit', resolve));
-          watcher.stdin?.end();
-          await exited;
-        },
-      };
+/** The whole `vmicatcher sync` of a list holding `files`, from a fresh home; Glance emptied after. */
+async function syncArm(b: Bench, files: readonly DataFile[]): Promise<() => Promise<Sample>> {
+  const listName = `list-glance-${randomUUID()}.smime`;
+  const images = files.map((f) => ({
+    identifier: randomUUID(),
+    uri: b.server.url(`/${f.name}`),
+    size: f.size,
+    sha512: f.sha512,
+  }));
+  await writeFile(join(dataDir(), listName), signedList(b.grid, images, { vo: VO }), { mode: 0o644 });
+  const backend = b.glance.backend({ projects: { [VO]: 'vo-bench-project' } });
+  return async () => {
+    const site = await makeSite(b.grid, {}, { backends: [backend] });
+    try {
+      await subscribeSite(site, b.server.url(`/${listName}`));
+      const m = await syncSite(site, { timeoutMs: 900_000 });
+      if (m.status !== 0 || m.report.failures !== 0) {
+        const failed = JSON.stringify(m.report).slice(0, 1500);
+        throw new Error(
+          `vmicatcher sync failed (status ${m.status ?? m.signal ?? '?'}): ${failed}\n${m.stderr.slice(-1500)}`,
+        );
+      }
+      await checkActive(b.glance.endpoint, files);
+      // The download phase as the sync reports it (the longest), to tell start-up and upload apart.
+      const transferMs = Math.max(0, ...m.report.downloads.map((d) => d.transferMs));
+      return { ms: m.ms, rssKiB: m.rssKiB, transferMs };
+    } finally {
+      await emptyGlance(b.glance.endpoint);
+      await site.remove();
     }
-    last = `${started.stderr}${await readFile(join(state, 'glance-api.log'), 'utf8').catch(() => '')}`.slice(
-      -2000,
-    );
-  }
-  throw new Error(`glance-api did not start:\n${last}`);
-}
-
-async function api(endpoint: string, method: string, path: string, body?: unknown): Promise<unknown> {
-  const response = await fetch(`${endpoint}${path}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await response.text();
-  if (response.status >= 300)
-    throw new Error(`${method} ${path}: HTTP ${response.status} ${text.slice(0, 300)}`);
-  return text === '' ? undefined : JSON.parse(text);
-}
-
-async function checkActive(endpoint: string, id: string, file: DataFile): Promise<void> {
-  const image = (await api(endpoint, 'GET', `/v2/images/${id}`)) as {
-    status: string;
-    size: number;
-    os_hash_value?: string;
   };
-  if (image.status !== 'active' || image.size !== file.size || image.os_hash_value !== file.sha512) {
-    throw new Error(
-      `image ${id} in Glance is ${image.status}, ${image.size} bytes, digest ${String(image.os_hash_value).slice(0, 16)}`,
-    );
-  }
 }
 
-await runBenchmark('glance', 'Delivery to a real Glance (benchmark 7)', async (log) => {
-  const missing = ['glance-api', 'glance-manage', 'curl'].filter((t) => !onPath(t));
-  if (missing.length > 0) {
-    throw new SkipError(
-      `${missing.join(', ')} not installed (Debian packages glance-api, glance-common; scripts/ci/install-debian.sh)`,
+/** The arms of case a (one image). */
+async function oneImageArms(b: Bench, file: DataFile): Promise<Record<string, () => Promise<Sample>>> {
+  const { endpoint } = b.glance;
+  const url = b.server.url(`/${file.name}`);
+  const arms: Record<string, () => Promise<Sample>> = {
+    vmicatcher: await syncArm(b, [file]),
+    curlT: async () => {
+      try {
+        const m = await curlUpload(endpoint, await createRecord(endpoint, 'bench curl -T'), file.path);
+        await checkActive(endpoint, [file]);
+        return m;
+      } finally {
+        await emptyGlance(endpoint);
+      }
+    },
+    hashThenUpload: async () => {
+      try {
+        const id = await createRecord(endpoint, 'bench curl | sha512sum, curl -T');
+        const line = `curl -sS --fail --noproxy '*' '${url}' | sha512sum && ${curlUploadLine(endpoint, id, file.path)}`;
+        const m = check(await shell(line), 'curl | sha512sum; curl -T');
+        if (!m.stdout.includes(file.sha512))
+          throw new Error(`curl | sha512sum printed ${m.stdout.slice(0, 200)}`);
+        await checkActive(endpoint, [file]);
+        return m;
+      } finally {
+        await emptyGlance(endpoint);
+      }
+    },
+    // The same single pass made of standard tools: what two cores allow when they must also run Glance.
+    teePass: async () => {
+      try {
+        const id = await createRecord(endpoint, 'bench curl | tee sha512sum | curl -T -');
+        const upload = curlUploadLine(endpoint, id, '-');
+        const line = `set -o pipefail; curl -sS --fail --noproxy '*' '${url}' | tee >(sha512sum >&2) | ${upload}`;
+        const m = check(await run('/bin/bash', ['-c', line]), 'curl | tee >(sha512sum) | curl -T -');
+        await checkActive(endpoint, [file]);
+        return m;
+      } finally {
+        await emptyGlance(endpoint);
+      }
+    },
+  };
+  // The backend's own upload path, for issue 6's figure, while that module exists (full runs).
+  if (!QUICK && existsSync(DELIVER_FILE)) {
+    const config = JSON.stringify(b.glance.backend());
+    arms['deliverDiskFile'] = async () => {
+      try {
+        const args = [CHILD, config, file.path, file.sha512, b.dir];
+        const m = check(
+          await run(process.execPath, args, { env: { ...process.env, NODE_OPTIONS: '' } }),
+          'deliverDiskFile',
+        );
+        await checkActive(endpoint, [file]);
+        return m;
+      } finally {
+        await emptyGlance(endpoint);
+      }
+    };
+  }
+  return arms;
+}
+
+const phase = (x: Sample) => (x.transferMs === undefined ? '' : `, downloads ${secs(x.transferMs)}`);
+
+async function oneImage(b: Bench, file: DataFile) {
+  const label = `${sizeLabel(file.size)} raw, first sync`;
+  const arms = await oneImageArms(b, file);
+  const samples = await pairedRounds(ROUNDS, arms, (arm, r, x) =>
+    b.log(
+      `${label} round ${r + 1} ${arm}: ${secs(x.ms)}, ${mibps(file.size, x.ms)} MiB/s, ${mb(x.rssKiB) ?? '?'} MB${phase(x)}`,
+    ),
+  );
+  const rows = [
+    timeRow(
+      label,
+      'whole sync into Glance vs curl -T into a fresh image (the limit)',
+      samples,
+      'vmicatcher',
+      'curlT',
+      1.15,
+    ),
+    timeRow(
+      label,
+      'whole sync into Glance vs curl | sha512sum, then curl -T',
+      samples,
+      'vmicatcher',
+      'hashThenUpload',
+      1.0,
+    ),
+    timeRow(
+      label,
+      'whole sync into Glance vs the same one pass in shell: curl | tee >(sha512sum) | curl -T -',
+      samples,
+      'vmicatcher',
+      'teePass',
+      null,
+    ),
+    rssRow(label, samples['vmicatcher'] ?? [], RSS_GOAL_MB, `${peakMb(samples['curlT'] ?? [])} MB curl -T`),
+  ];
+  if (samples['deliverDiskFile'] !== undefined) {
+    rows.push(
+      timeRow(
+        label,
+        'glance backend alone (deliverDiskFile) vs curl -T',
+        samples,
+        'deliverDiskFile',
+        'curlT',
+        null,
+      ),
     );
   }
-  ensureBuilt();
-  const file = await randomFile(SIZE);
+  return { rows, details: { case: 'one image', size: file.size, rounds: ROUNDS, samples } };
+}
+
+async function manyImages(b: Bench, files: DataFile[]) {
+  const label = `${files.length} x ${sizeLabel(MANY.size)} raw, first sync`;
+  const { endpoint } = b.glance;
+  const arms = {
+    vmicatcher: await syncArm(b, files),
+    createAndCurlT: async (): Promise<Sample> => {
+      try {
+        let rssKiB = 0;
+        const t0 = performance.now();
+        for (const file of files) {
+          const m = await curlUpload(endpoint, await createRecord(endpoint, `bench ${file.name}`), file.path);
+          rssKiB = Math.max(rssKiB, m.rssKiB ?? 0);
+        }
+        const ms = performance.now() - t0;
+        await checkActive(endpoint, files);
+        return { ms, rssKiB };
+      } finally {
+        await emptyGlance(endpoint);
+      }
+    },
+  };
+  const samples = await pairedRounds(ROUNDS, arms, (arm, r, x) =>
+    b.log(`${label} round ${r + 1} ${arm}: ${secs(x.ms)}, ${mb(x.rssKiB) ?? '?'} MB${phase(x)}`),
+  );
+  const rows = [
+    timeRow(
+      label,
+      `whole sync vs ${files.length} x (image create + curl -T)`,
+      samples,
+      'vmicatcher',
+      'createAndCurlT',
+      1.2,
+    ),
+    rssRow(label, samples.vmicatcher, RSS_GOAL_MB, `${peakMb(samples.createAndCurlT)} MB curl -T`),
+  ];
+  return {
+    rows,
+    details: { case: 'many images', count: files.length, size: MANY.size, rounds: ROUNDS, samples },
+  };
+}
+
+async function bigImage(b: Bench, file: DataFile, oneMb: number) {
+  const label = `${sizeLabel(file.size)} raw, first sync`;
+  const sample = await (await syncArm(b, [file]))();
+  b.log(
+    `${label}: ${secs(sample.ms)}, ${mibps(file.size, sample.ms)} MiB/s, ${mb(sample.rssKiB) ?? '?'} MB${phase(sample)}`,
+  );
+  const row = rssRow(label, [sample], RSS_GOAL_MB, `${oneMb} MB at ${sizeLabel(ONE)}`);
+  return {
+    rows: [{ ...row, vmicast: `${row.vmicast} (${mibps(file.size, sample.ms)} MiB/s)` }],
+    details: { case: 'big image', size: file.size, sample },
+  };
+}
+
+await runBenchmark('glance', 'First sync into a real Glance (benchmark 7)', async (log) => {
   const dir = scratchDir('vmicast-bench-glance-');
   const glance = await startGlance(dir);
-  const { endpoint } = glance;
-  const env = { ...process.env, NODE_OPTIONS: '' };
+  ensureBuilt();
+  const missing = nginxMissing();
+  const server =
+    missing === undefined
+      ? await startNginx(dataDir(), join(dir, 'nginx'))
+      : await startNodeServer(dataDir());
+  const b: Bench = { grid: await makePki(), glance, server, dir, log };
+  const rows: Row[] = [];
+  const details: unknown[] = [];
+  const attempt = async (label: string, body: () => Promise<{ rows: Row[]; details: unknown }>) => {
+    try {
+      const out = await body();
+      rows.push(...out.rows);
+      details.push(out.details);
+    } catch (err) {
+      log(`${label}: ${err instanceof Error ? err.message : String(err)}`);
+      rows.push(failedRow(label, err));
+      details.push({ case: label, error: String(err) });
+      await emptyGlance(glance.endpoint);
+    }
+  };
   try {
-    const samples = await pairedRounds(
-      ROUNDS,
-      {
-        vmicast: async () => {
-          const m = check(
-            await run(process.execPath, [CHILD, endpoint, file.path, file.sha512, dir], { env }),
-            'glance delivery',
-          );
-          const { refs } = JSON.parse(m.stdout) as { refs: string[] };
-          const id = refs[0] ?? '';
-          await checkActive(endpoint, id, file);
-          await api(endpoint, 'DELETE', `/v2/images/${id}`);
-          return { ms: m.ms, rssKiB: m.rssKiB };
-        },
-        curl: async () => {
-          const record = (await api(endpoint, 'POST', '/v2/images', {
-            name: 'bench curl -T',
-            disk_format: 'raw',
-            container_format: 'bare',
-          })) as { id: string };
-          const m = check(
-            await run('curl', [
-              '-sS',
-              '--fail',
-              '--noproxy',
-              '*',
-              '-T',
-              file.path,
-              '-H',
-              'Content-Type: application/octet-stream',
-              `${endpoint}/v2/images/${record.id}/file`,
-            ]),
-            'curl -T',
-          );
-          await checkActive(endpoint, record.id, file);
-          await api(endpoint, 'DELETE', `/v2/images/${record.id}`);
-          return { ms: m.ms, rssKiB: m.rssKiB };
-        },
-      },
-      (arm, r, x) => log(`round ${r + 1} ${arm}: ${mibps(SIZE, x.ms)} MiB/s, ${mb(x.rssKiB) ?? '?'} MB`),
-    );
-    const ms = (arm: 'vmicast' | 'curl') => samples[arm].map((x) => x.ms);
-    const ratio = round(pairedRatio(ms('curl'), ms('vmicast')));
-    const peak = mb(Math.max(...samples.vmicast.map((x) => x.rssKiB ?? 0))) ?? 0;
-    const label = `${sizeLabel(SIZE)} raw`;
-    return {
-      rows: [
-        {
-          case: label,
-          metric: 'glance backend upload vs curl -T (throughput)',
-          vmicast: `${mibps(SIZE, median(ms('vmicast')))} MiB/s`,
-          baseline: `${mibps(SIZE, median(ms('curl')))} MiB/s`,
-          ratio,
-          goal: null,
-          met: null,
-        },
-        {
-          case: label,
-          metric: 'peak RSS of the delivering node process',
-          vmicast: `${peak} MB`,
-          baseline: `${mb(Math.max(...samples.curl.map((x) => x.rssKiB ?? 0))) ?? '?'} MB curl`,
-          ratio: null,
-          goal: `< ${RSS_GOAL_MB} MB`,
-          met: peak > 0 && peak < RSS_GOAL_MB,
-        },
-      ],
-      details: { size: SIZE, rounds: ROUNDS, samples },
-    };
+    const one = await randomFile(ONE);
+    await attempt(`${sizeLabel(ONE)} raw`, () => oneImage(b, one));
+    const files: DataFile[] = [];
+    for (let i = 0; i < MANY.count; i++) files.push(await randomFile(MANY.size, `glance${i}`));
+    await attempt(`${MANY.count} x ${sizeLabel(MANY.size)} raw`, () => manyImages(b, files));
+    if (BIG !== undefined) {
+      const oneMb = Number.parseInt(
+        rows.find((r) => r.case.startsWith(sizeLabel(ONE)) && r.goal?.includes('MB'))?.vmicast ?? '0',
+        10,
+      );
+      const big = await randomFile(BIG);
+      await attempt(`${sizeLabel(BIG)} raw`, () => bigImage(b, big, oneMb));
+    }
   } finally {
+    await server.stop();
     await glance.stop();
     removeScratch(dir);
   }
+  return {
+    rows,
+    details,
+    note: `images served by ${missing === undefined ? 'nginx' : `node:http (${missing})`}`,
+  };
 });

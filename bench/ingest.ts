@@ -1,6 +1,7 @@
 /**
- * Benchmark 1, ingest throughput (issues 9 and 5): one image served from 127.0.0.1 by a
- * node:http static server and by Debian's nginx, fetched by
+ * Benchmark 1, ingest throughput (issues 9, 5 and 14): one image served from 127.0.0.1 by a
+ * node:http static server, by Debian's nginx and (at 1 GiB) by `python3 -m http.server`
+ * (the slow server of many small sites, issue 14), fetched by
  *   A. `vmicatcher sync` (a real subscription to a signed list whose one image is the file:
  *      download, SHA-512 while writing, size and digest check, atomic rename into the cache),
  *   B. `curl -s URL | sha512sum` (the one-pass limit),
@@ -19,7 +20,14 @@ import { dataDir, randomFile, type DataFile } from './lib/data.js';
 import { check, mb, shell, type Measured } from './lib/proc.js';
 import { QUICK, runBenchmark, type Row } from './lib/results.js';
 import { removeScratch, scratchDir } from './lib/scratch.js';
-import { nginxMissing, startNginx, startNodeServer, type Served } from './lib/servers.js';
+import {
+  nginxMissing,
+  pythonMissing,
+  startNginx,
+  startNodeServer,
+  startPython,
+  type Served,
+} from './lib/servers.js';
 import {
   ensureBuilt,
   makePki,
@@ -37,7 +45,12 @@ const SIZES = QUICK ? [64 * MiB] : [1 * GiB, 2 * GiB, 4 * GiB];
 const rounds = (size: number) => (QUICK ? 1 : size >= 2 * GiB ? 2 : 3);
 /** The OpenSSL pipe is for reference only: measured at the smallest size. */
 const withOpenssl = (size: number) => size < 2 * GiB;
-const RSS_GOAL_MB = 150;
+/** python3's server is slow: measured at the smallest size only (issue 14 names 1 GiB). */
+const servedAt = (server: string, size: number) => server !== 'python3 http.server' || size === SIZES[0];
+// Issue 14: a sync stays under 80 MB whatever the image size (issues 5 and 9 asked 150 MB).
+const RSS_GOAL_MB = 80;
+/** Issue 14: the whole command at least 0.95 of the one-pass limit (issue 9 asked 0.9). */
+const WHOLE_GOAL = 0.95;
 
 interface Sample {
   ms: number;
@@ -134,8 +147,8 @@ function rowsFor(label: string, size: number, s: Record<string, Sample[]>): Row[
       vmicast: rate('vmicatcher'),
       baseline: rate('pipe'),
       ratio: vsPipe,
-      goal: '>= 0.9',
-      met: vsPipe >= 0.9,
+      goal: `>= ${WHOLE_GOAL}`,
+      met: vsPipe >= WHOLE_GOAL,
     },
     {
       case: label,
@@ -176,13 +189,16 @@ await runBenchmark('ingest', 'Ingest throughput (benchmark 1)', async (log) => {
   const missing = nginxMissing();
   if (missing === undefined) servers.push(['nginx', await startNginx(dataDir(), join(scratch, 'nginx'))]);
   else log(`nginx skipped: ${missing}`);
+  const noPython = pythonMissing();
+  if (noPython === undefined) servers.push(['python3 http.server', await startPython(dataDir())]);
+  else log(`python3 http.server skipped: ${noPython}`);
   const rows: Row[] = [];
   const details: unknown[] = [];
   try {
     for (const size of SIZES) {
       log(`making ${sizeLabel(size)} of random data`);
       const file = await randomFile(size);
-      for (const [name, server] of servers) {
+      for (const [name, server] of servers.filter(([n]) => servedAt(n, size))) {
         const label = `${sizeLabel(size)}, ${name}`;
         const { opensslPipe, ...core } = await armsFor(grid, server, file, scratch);
         const arms: Record<string, () => Promise<Sample>> = withOpenssl(size)
@@ -199,9 +215,6 @@ await runBenchmark('ingest', 'Ingest throughput (benchmark 1)', async (log) => {
     for (const [, server] of servers) await server.stop();
     removeScratch(scratch);
   }
-  return {
-    rows,
-    details,
-    ...(missing === undefined ? {} : { note: `nginx not measured: ${missing}` }),
-  };
+  const notes = [missing, noPython].filter((m) => m !== undefined).map((m) => `not measured: ${m}`);
+  return { rows, details, ...(notes.length === 0 ? {} : { note: notes.join('; ') }) };
 });

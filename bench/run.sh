@@ -3,9 +3,9 @@
 #
 #   bench/run.sh [--quick] [--update-readme] [NAME...]
 #
-# NAME: ingest parallel resume verify caster scaling glance (default: all, in that order).
+# NAME: ingest parallel resume verify caster scaling glance startup (default: all, in that order).
 # --quick: small sizes, one round, under 2 minutes: a smoke run for CI; results go to
-#          bench/results/quick/ (not committed). Without it: the full sizes, under 20
+#          bench/results/quick/ (not committed). Without it: the full sizes, about 25
 #          minutes on a 2-core machine; results in bench/results/ (latest.json,
 #          README-table.md, one JSON file per benchmark).
 # --update-readme: paste the new table into README.md between <!-- bench:start --> and
@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-ALL=(ingest parallel resume verify caster scaling glance)
+ALL=(ingest parallel resume verify caster scaling glance startup)
 quick=0
 update_readme=0
 selected=()
@@ -53,7 +53,13 @@ if [ "$quick" = 1 ]; then
 fi
 # Time limit per benchmark (seconds): a guard against a hung run, not a goal.
 limit_for() {
-  if [ "$quick" = 1 ]; then echo 120; elif [ "$1" = ingest ]; then echo 900; else echo 600; fi
+  if [ "$quick" = 1 ]; then
+    echo 120
+  elif [ "$1" = ingest ] || [ "$1" = glance ]; then
+    echo 900
+  else
+    echo 600
+  fi
 }
 mkdir -p "$results"
 status_file="$results/run-status.txt"

@@ -23,10 +23,11 @@ import { reconcile, entryKey, type StoredImage } from '../src/catcher/sync/recon
 import { parseImageList } from '../src/shared/imagelist/parse.js';
 import { listFor } from '../test/helpers/grid.js';
 import { makeImage } from '../test/helpers/lists.js';
-import { dataDir, randomFile, sliceSha512, type DataFile } from './lib/data.js';
+import { dataDir } from './lib/data.js';
 import { mb, type Measured } from './lib/proc.js';
 import { QUICK, runBenchmark, type Row } from './lib/results.js';
 import { startNodeServer, type NodeServer } from './lib/servers.js';
+import { Slices } from './lib/slices.js';
 import {
   ensureBuilt,
   makePki,
@@ -46,32 +47,8 @@ const gc = runInNewContext('gc') as () => void;
 
 const SUBSCRIPTIONS = QUICK ? [5, 20] : [100, 1000];
 const IMAGES = QUICK ? [50, 200] : [100, 1000, 10_000];
-const SLICE = 4096;
 const UPDATES = QUICK ? 1 : 3;
 const SYNC_TIMEOUT_MS = 600_000;
-
-/** Small images: slices of one random file, each with its own identifier and digest. */
-class Slices {
-  private next = 0;
-  private constructor(
-    private readonly file: DataFile,
-    private readonly server: NodeServer,
-  ) {}
-
-  static async create(server: NodeServer): Promise<Slices> {
-    return new Slices(await randomFile(64 * 1024 * 1024), server);
-  }
-
-  async image(identifier: string = randomUUID()): Promise<ListImage> {
-    const offset = (this.next++ * SLICE) % (this.file.size - SLICE);
-    return {
-      identifier,
-      uri: this.server.url(`/slice/${offset}/${SLICE}/${this.file.name}`),
-      size: SLICE,
-      sha512: await sliceSha512(this.file, offset, SLICE),
-    };
-  }
-}
 
 function checkSync(m: Measured & { report: { failures: number } }, what: string): void {
   if (m.status !== 0 || m.report.failures !== 0) {

@@ -1,8 +1,8 @@
 /**
  * Collects the result files of one run into bench/results/latest.json (quick:
- * bench/results/quick/latest.json), writes the Markdown table for README
- * (README-table.md next to it; bench/update-readme.mjs pastes it into README.md) and prints
- * the table. Called by bench/run.sh with the exit status and duration of each benchmark:
+ * bench/results/quick/latest.json), writes the whole Markdown table (TABLE.md next to it)
+ * and the short one of headline rows for README (README-table.md; bench/update-readme.mjs
+ * pastes it into README.md) and prints the whole table. Called by bench/run.sh with the exit status and duration of each benchmark:
  *
  *   node --import tsx bench/summary.ts [--quick] [--status FILE]
  */
@@ -18,9 +18,19 @@ import {
   type BenchResult,
   type Row,
 } from './lib/results.js';
+import { isHeadline } from './lib/headlines.js';
 import { round } from './lib/stats.js';
 
-export const ORDER = ['ingest', 'parallel', 'resume', 'verify', 'caster', 'scaling', 'glance'] as const;
+export const ORDER = [
+  'ingest',
+  'parallel',
+  'resume',
+  'verify',
+  'caster',
+  'scaling',
+  'glance',
+  'startup',
+] as const;
 
 const TITLES: Record<string, string> = {
   ingest: '1. Ingest throughput',
@@ -29,7 +39,8 @@ const TITLES: Record<string, string> = {
   verify: '4. Verification',
   caster: '5. Publisher metadata',
   scaling: '6. Scaling',
-  glance: '7. Delivery to Glance',
+  glance: '7. First sync into Glance',
+  startup: '8. Start-up',
 };
 
 interface RunStatus {
@@ -100,14 +111,19 @@ function markdown(
   notes: string[],
   m: ReturnType<typeof machine>,
   date: string,
+  whole: boolean,
 ): string {
   const esc = (s: string) => s.replace(/\|/g, '\\|');
+  const which = whole
+    ? 'Raw samples'
+    : `Headline rows; all ${rows.length} rows: [bench/results/TABLE.md](bench/results/TABLE.md), raw samples`;
+  const shown = whole ? rows : rows.filter(isHeadline);
   const lines = [
-    `Measured ${date.slice(0, 10)} by \`bench/run.sh${QUICK ? ' --quick' : ''}\` on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}; each figure is the median of paired runs (A B, B A, ...) on a shared machine. Ratio: vmicast relative to the comparison, higher is better (for resume: bytes sent / image size). Details: bench/README.md, raw samples: bench/results/latest.json.`,
+    `Measured ${date.slice(0, 10)} by \`bench/run.sh${QUICK ? ' --quick' : ''}\` on ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}; each figure is the median of paired runs (A B, B A, ...) on a shared machine. Ratio: vmicast relative to the comparison, higher is better (for resume: bytes sent / image size). Details: bench/README.md. ${which}: bench/results/latest.json.`,
     '',
     `| benchmark | ${ROW_HEADER.map(esc).join(' | ')} |`,
     `|${' --- |'.repeat(ROW_HEADER.length + 1)}`,
-    ...rows.map(
+    ...shown.map(
       (r) => `| ${esc(TITLES[r.benchmark] ?? r.benchmark)} | ${rowCells(r).map(esc).join(' | ')} |`,
     ),
   ];
@@ -153,7 +169,8 @@ async function main(): Promise<void> {
   const date = new Date().toISOString();
   const latest = { date, quick: QUICK, machine: m, run, rows, results };
   await writeFile(new URL('latest.json', dir), `${JSON.stringify(latest, null, 2)}\n`);
-  await writeFile(new URL('README-table.md', dir), markdown(rows, notes, m, date));
+  await writeFile(new URL('TABLE.md', dir), markdown(rows, notes, m, date, true));
+  await writeFile(new URL('README-table.md', dir), markdown(rows, notes, m, date, false));
   const header = ['benchmark', ...ROW_HEADER];
   const table = rows.map((r) => [TITLES[r.benchmark] ?? r.benchmark, ...rowCells(r)]);
   process.stdout.write(

@@ -54,10 +54,13 @@ export class SkipError extends Error {
 
 const CHUNK = 8 * 1024 * 1024;
 
-/** A file of `size` random bytes named `random-<size>.bin` in the data directory. */
-export async function randomFile(size: number): Promise<DataFile> {
+/**
+ * A file of `size` random bytes named `random-<size>.bin` in the data directory;
+ * `tag` makes another one of the same size (`random-<size>-<tag>.bin`, other bytes).
+ */
+export async function randomFile(size: number, tag?: string): Promise<DataFile> {
   const dir = dataDir();
-  const name = `random-${size}.bin`;
+  const name = tag === undefined ? `random-${size}.bin` : `random-${size}-${tag}.bin`;
   const path = join(dir, name);
   const sumPath = `${path}.sha512`;
   const existing = await stat(path).catch(() => undefined);

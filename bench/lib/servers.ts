@@ -176,3 +176,45 @@ export async function startNginx(root: string, dir: string): Promise<Served> {
   }
   throw new Error(`nginx did not start: ${lastError}`);
 }
+
+/** Why `python3 -m http.server` cannot run here, or undefined. */
+export function pythonMissing(): string | undefined {
+  return which('python3') === undefined ? 'python3 not installed' : undefined;
+}
+
+/**
+ * `python3 -m http.server` serving `root` on 127.0.0.1: the slow, single-threaded server
+ * that many small sites publish their images with (issue 14). Its request log is dropped.
+ */
+export async function startPython(root: string): Promise<Served> {
+  const python = which('python3');
+  if (python === undefined) throw new Error(pythonMissing());
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const child = spawn(
+      '/bin/sh',
+      [
+        '-c',
+        `"$0" -m http.server --bind 127.0.0.1 --directory "$1" "$2" & pid=$!; cat >/dev/null; kill $pid; wait $pid`,
+        python,
+        root,
+        String(port),
+      ],
+      { stdio: ['pipe', 'ignore', 'ignore'] },
+    );
+    const origin = `http://127.0.0.1:${port}`;
+    for (let i = 0; i < 100; i++) {
+      const ok = await fetch(`${origin}/`, { signal: AbortSignal.timeout(1000) })
+        .then(async (r) => {
+          await r.arrayBuffer();
+          return true;
+        })
+        .catch(() => false);
+      if (ok) return { origin, url: (path) => `${origin}${path}`, stop: stopper(child) };
+      if (child.exitCode !== null) break;
+      await sleep(50);
+    }
+    await stopper(child)();
+  }
+  throw new Error('python3 -m http.server did not start');
+}

@@ -39,7 +39,7 @@ export interface ListImage {
 export function signedList(
   grid: Grid,
   images: readonly ListImage[],
-  options: { identifier?: string; version?: string } = {},
+  options: { identifier?: string; version?: string; vo?: string } = {},
 ): Uint8Array {
   const doc = listFor(
     { eec: grid.publisher, issuer: grid.intermediate },
@@ -80,11 +80,25 @@ export async function makeSite(
   return { home, configPath, raw, remove: () => Promise.resolve(removeScratch(home)) };
 }
 
+/**
+ * Node as the systemd unit runs it (docs/memory.md), plus VMICAST_BENCH_NODE_FLAGS (e.g.
+ * `--cpu-prof`) when set, to look inside a run.
+ */
+const NODE_FLAGS = [
+  ...(process.env['VMICAST_BENCH_PLAIN'] === '1' ? [] : ['--max-semi-space-size=1', '--single-threaded']),
+  ...(process.env['VMICAST_BENCH_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== ''),
+];
+
 function catcherArgs(site: Site, args: string[]): string[] {
-  return [CATCHER, '--home', site.home, '--config', site.configPath, ...args];
+  return [...NODE_FLAGS, CATCHER, '--home', site.home, '--config', site.configPath, ...args];
 }
 
-const env = (): NodeJS.ProcessEnv => ({ ...process.env, NODE_OPTIONS: '', VMICAST_LOG_LEVEL: 'warn' });
+const env = (): NodeJS.ProcessEnv => ({
+  ...process.env,
+  NODE_OPTIONS: '',
+  MALLOC_ARENA_MAX: '2',
+  VMICAST_LOG_LEVEL: process.env['VMICAST_BENCH_LOG'] ?? 'warn',
+});
 
 /** Runs `vmicatcher ARGS` in the site, measured (wall time, peak RSS). */
 export function catcher(site: Site, args: string[], options: RunOptions = {}): Promise<Measured> {

@@ -1,0 +1,175 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { GLANCE_ADMIN, identityHeaders } from '../../test/helpers/glance.js';
+import { SkipError, type DataFile } from './data.js';
+import { check, onPath, run, type Measured } from './proc.js';
+import { freePort } from './servers.js';
+import { REPO } from './site.js';
+
+/**
+ * A real OpenStack Glance for the benchmarks (Debian's glance-api on 127.0.0.1 without
+ * Keystone, scripts/glance/run-glance.sh), with the identity taken from request headers
+ * (`--context headers`), as the system tests run it: the catcher's backend and every
+ * reference call act as the admin of the backend's own project (GLANCE_ADMIN).
+ */
+
+const SCRIPT = join(REPO, 'scripts/glance/run-glance.sh');
+
+export { GLANCE_ADMIN };
+
+export interface Glance {
+  endpoint: string;
+  /** A glance backend block for vmicatcher's configuration that reaches this Glance. */
+  backend(extra?: Record<string, unknown>): Record<string, unknown>;
+  stop(): Promise<void>;
+}
+
+export function glanceMissing(): string | undefined {
+  const missing = ['glance-api', 'glance-manage', 'curl'].filter((t) => !onPath(t));
+  return missing.length === 0
+    ? undefined
+    : `${missing.join(', ')} not installed (Debian packages glance-api, glance-common; scripts/ci/install-debian.sh)`;
+}
+
+/** Starts glance-api in `dir`; a watcher stops it when this process goes away, whatever the way. */
+export async function startGlance(dir: string): Promise<Glance> {
+  const missing = glanceMissing();
+  if (missing !== undefined) throw new SkipError(missing);
+  let last = '';
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const state = join(dir, `run${attempt}`);
+    const port = String(await freePort());
+    const started = await run(SCRIPT, ['start', '--port', port, '--dir', state, '--context', 'headers'], {
+      timeoutMs: 180_000,
+    });
+    if (started.status === 0) {
+      const watcher: ChildProcess = spawn(
+        '/bin/sh',
+        ['-c', 'cat >/dev/null; "$0" stop --dir "$1"', SCRIPT, state],
+        { stdio: ['pipe', 'ignore', 'ignore'] },
+      );
+      const endpoint = started.stdout.trim().split('\n').pop() ?? '';
+      return {
+        endpoint,
+        backend: (extra = {}) => ({
+          type: 'glance',
+          name: 'bench',
+          endpoint,
+          testIdentity: GLANCE_ADMIN,
+          ...extra,
+        }),
+        stop: async () => {
+          const exited = new Promise((resolve) => watcher.once('exit', resolve));
+          watcher.stdin?.end();
+          await exited;
+        },
+      };
+    }
+    const log = await readFile(join(state, 'glance-api.log'), 'utf8').catch(() => '');
+    last = `${started.stderr}${log}`.slice(-2000);
+  }
+  throw new Error(`glance-api did not start:\n${last}`);
+}
+
+/** One Image API call as GLANCE_ADMIN; throws on an HTTP error. */
+export async function api(endpoint: string, method: string, path: string, body?: unknown): Promise<unknown> {
+  const headers: Record<string, string> = { ...identityHeaders(GLANCE_ADMIN) };
+  if (body !== undefined) {
+    headers['content-type'] =
+      method === 'PATCH' ? 'application/openstack-images-v2.1-json-patch' : 'application/json';
+  }
+  const response = await fetch(`${endpoint}${path}`, {
+    method,
+    headers,
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await response.text();
+  if (response.status >= 300)
+    throw new Error(`${method} ${path}: HTTP ${response.status} ${text.slice(0, 300)}`);
+  return text === '' ? undefined : JSON.parse(text);
+}
+
+export interface GlanceImage {
+  id: string;
+  status: string;
+  size: number | null;
+  os_hash_value?: string | null;
+  os_hidden?: boolean;
+  owner?: string;
+  visibility?: string;
+  [key: string]: unknown;
+}
+
+/** Every image of the Glance (all projects, hidden ones too). */
+export async function allImages(endpoint: string): Promise<GlanceImage[]> {
+  const out: GlanceImage[] = [];
+  for (const hidden of ['false', 'true']) {
+    let next: string | undefined = `/v2/images?limit=1000&os_hidden=${hidden}`;
+    while (next !== undefined) {
+      const page = (await api(endpoint, 'GET', next)) as { images: GlanceImage[]; next?: string };
+      out.push(...page.images);
+      next = page.next;
+    }
+  }
+  return out;
+}
+
+/** Deletes every image: each round starts with an empty Glance (not timed). */
+export async function emptyGlance(endpoint: string): Promise<void> {
+  for (const image of await allImages(endpoint)) await api(endpoint, 'DELETE', `/v2/images/${image.id}`);
+}
+
+/** Throws unless exactly the files' data is active in Glance, once each. */
+export async function checkActive(endpoint: string, files: readonly DataFile[]): Promise<void> {
+  const images = await allImages(endpoint);
+  for (const file of files) {
+    const held = images.filter((i) => i.os_hash_value === file.sha512);
+    const ok = held.length === 1 && held[0]?.status === 'active' && held[0].size === file.size;
+    if (!ok) {
+      const seen = images.map((i) => `${i.id} ${i.status} ${i.size ?? '?'} B hidden=${String(i.os_hidden)}`);
+      throw new Error(
+        `${file.name}: ${held.length} active images with its digest; Glance holds ${seen.join('; ')}`,
+      );
+    }
+  }
+}
+
+/** A new image record (not timed), ready for `curl -T`. */
+export async function createRecord(endpoint: string, name: string): Promise<string> {
+  const record = (await api(endpoint, 'POST', '/v2/images', {
+    name,
+    disk_format: 'raw',
+    container_format: 'bare',
+  })) as { id: string };
+  return record.id;
+}
+
+/** `curl -T` arguments uploading `path` into image `id` (Glance's own intake, the limit). */
+export function curlUploadArgs(endpoint: string, id: string, path: string): string[] {
+  const headers = Object.entries(identityHeaders(GLANCE_ADMIN)).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+  return [
+    '-sS',
+    '--fail',
+    '--noproxy',
+    '*',
+    ...headers,
+    '-H',
+    'Content-Type: application/octet-stream',
+    '-T',
+    path,
+    `${endpoint}/v2/images/${id}/file`,
+  ];
+}
+
+/** The same as one shell command line (single quotes: none of the words holds one). */
+export function curlUploadLine(endpoint: string, id: string, path: string): string {
+  return `curl ${curlUploadArgs(endpoint, id, path)
+    .map((w) => `'${w}'`)
+    .join(' ')}`;
+}
+
+/** `curl -T` of `path` into the record `id`, measured. */
+export async function curlUpload(endpoint: string, id: string, path: string): Promise<Measured> {
+  return check(await run('curl', curlUploadArgs(endpoint, id, path)), 'curl -T');
+}
