@@ -64,6 +64,12 @@ export function ensureBuilt(): void {
       // The rest of `npm run build`: the status page's browser script.
       const page = spawnSync(process.execPath, ['scripts/build-page.mjs'], { cwd: REPO, encoding: 'utf8' });
       if (page.status !== 0) throw new Error(`page build failed:\n${page.stdout}${page.stderr}`);
+      // And the validators generated from the schemas (the program compiles them without).
+      const gen = spawnSync(process.execPath, ['scripts/build-validators.mjs'], {
+        cwd: REPO,
+        encoding: 'utf8',
+      });
+      if (gen.status !== 0) throw new Error(`validator build failed:\n${gen.stdout}${gen.stderr}`);
     }
     writeFileSync(marker, '');
     checked = true;

@@ -1,3 +1,4 @@
+import type { Stats } from 'node:fs';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { VmiError } from '../errors.js';
@@ -24,37 +25,83 @@ async function listFiles(location: string): Promise<Listed[]> {
     .map((name) => ({ path: join(location, name), name, bundle: false }));
 }
 
-/** Reads an IGTF directory (symlinks followed) or a PEM bundle file into a trust store. */
-export async function loadTrustStore(location: string): Promise<TrustStore> {
+/** Files read at once: an IGTF directory has hundreds of small files, a few large CRLs. */
+const READ_AHEAD = 16;
+
+/** `fn` over `items` with at most `limit` calls pending at once; results in input order. */
+async function mapLimited<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
+type Read = ({ files: TrustFile[] } | { unreadable: string }) & { stamp: string };
+
+const stampOf = (name: string, info: { size: number; mtimeMs: number } | undefined): string =>
+  `${name}:${info?.size ?? -1}:${info?.mtimeMs ?? -1}`;
+
+async function readListed({ path, name, bundle }: Listed): Promise<Read> {
+  let info: Stats | undefined;
+  try {
+    info = await stat(path);
+    if (!info.isFile() || info.size > MAX_TRUST_FILE) return { files: [], stamp: stampOf(name, info) };
+    const bytes = new Uint8Array(await readFile(path));
+    // A single PEM bundle may hold certificates and CRLs.
+    const files = bundle
+      ? [
+          { name: `${name}.pem`, bytes },
+          { name: `${name}.r0`, bytes },
+        ]
+      : [{ name, bytes }];
+    return { files, stamp: stampOf(name, info) };
+  } catch (err) {
+    return { unreadable: `${name}: ${(err as Error).message}`, stamp: stampOf(name, info) };
+  }
+}
+
+/** The store, and the stamp of the files as they were read (see directoryStamp). */
+async function readStore(location: string): Promise<{ store: TrustStore; stamp: string }> {
   const files: TrustFile[] = [];
   const unreadable: string[] = [];
-  for (const { path, name, bundle } of await listFiles(location)) {
-    try {
-      const info = await stat(path);
-      if (!info.isFile() || info.size > MAX_TRUST_FILE) continue;
-      const bytes = new Uint8Array(await readFile(path));
-      if (bundle) {
-        // A single PEM bundle may hold certificates and CRLs.
-        files.push({ name: `${name}.pem`, bytes }, { name: `${name}.r0`, bytes });
-      } else {
-        files.push({ name, bytes });
-      }
-    } catch (err) {
-      unreadable.push(`${name}: ${(err as Error).message}`);
-    }
+  // Read several at once: one after the other, the waits for the thread pool add up (about
+  // 0.2 s for the 640 files of the IGTF distribution).
+  const reads = await mapLimited(await listFiles(location), READ_AHEAD, readListed);
+  for (const read of reads) {
+    if ('files' in read) files.push(...read.files);
+    else unreadable.push(read.unreadable);
   }
   const store = buildTrustStore(location, files);
   store.warnings.push(...unreadable);
-  return store;
+  return {
+    store,
+    stamp: reads
+      .map((r) => r.stamp)
+      .sort()
+      .join('|'),
+  };
+}
+
+/** Reads an IGTF directory (symlinks followed) or a PEM bundle file into a trust store. */
+export async function loadTrustStore(location: string): Promise<TrustStore> {
+  return (await readStore(location)).store;
 }
 
 /** A cheap fingerprint of a trust directory: names, sizes and modification times. */
 async function directoryStamp(location: string): Promise<string> {
-  const parts: string[] = [];
-  for (const { path, name } of await listFiles(location)) {
-    const info = await stat(path).catch(() => undefined);
-    parts.push(`${name}:${info?.size ?? -1}:${info?.mtimeMs ?? -1}`);
-  }
+  const parts = await mapLimited(await listFiles(location), READ_AHEAD, async ({ path, name }) =>
+    stampOf(name, await stat(path).catch(() => undefined)),
+  );
   return parts.sort().join('|');
 }
 
@@ -66,10 +113,9 @@ export class TrustStoreCache {
   constructor(readonly location: string) {}
 
   async current(): Promise<TrustStore> {
-    const stamp = await directoryStamp(this.location);
-    if (this.store === undefined || stamp !== this.stamp) {
-      this.store = await loadTrustStore(this.location);
-      this.stamp = stamp;
+    // The first load stamps the files as it reads them: no separate pass over the directory.
+    if (this.store === undefined || (await directoryStamp(this.location)) !== this.stamp) {
+      ({ store: this.store, stamp: this.stamp } = await readStore(this.location));
     }
     return this.store;
   }

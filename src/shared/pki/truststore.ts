@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { decodeCertificate, decodeCrl } from './asn1/cert.js';
-import { DnMap, formatOneline, nameKey, sameDn } from './dn.js';
+import { DnMap, dnKey, formatOneline, nameKey } from './dn.js';
 import { parseNamespaces, parseSigningPolicy, type NamespacePolicy } from './namespaces.js';
 import { isPem, pemBlocks } from './pem.js';
 import type { Certificate, Crl } from './types.js';
@@ -59,6 +59,7 @@ export function buildTrustStore(location: string, files: TrustFile[]): TrustStor
     fingerprints: new Set(),
   };
   const crlPrints = new Set<string>();
+  const decoded = new Map<string, Certificate>();
   const selfByHash = new Map<string, string>();
   const policyFiles: TrustFile[] = [];
 
@@ -77,9 +78,13 @@ export function buildTrustStore(location: string, files: TrustFile[]): TrustStor
         for (const der of derBlocks(file.bytes, ['CERTIFICATE', 'TRUSTED CERTIFICATE'])) {
           const print = fingerprint(der);
           const hash = /^([0-9a-f]{8})\.\d+$/i.exec(file.name)?.[1];
-          const cert = decodeCertificate(der, 'CONFIG_INVALID');
+          // An IGTF directory holds each CA twice or three times (<alias>.pem, <hash>.0 and
+          // the old hash): the same bytes decode to the same certificate, once.
+          const seen = decoded.get(print);
+          const cert = seen ?? decodeCertificate(der, 'CONFIG_INVALID');
           if (hash !== undefined) selfByHash.set(hash.toLowerCase(), formatOneline(cert.subject));
-          if (store.fingerprints.has(print)) continue;
+          if (seen !== undefined) continue;
+          decoded.set(print, cert);
           store.fingerprints.add(print);
           store.certificates.push(cert);
           pushTo(store.bySubject, nameKey(cert.subject), cert);
@@ -117,14 +122,20 @@ function loadPolicies(store: TrustStore, files: TrustFile[], selfByHash: Map<str
       }
       continue;
     }
-    const issuers = new DnMap<string>();
-    for (const r of policy.rules) if (!issuers.has(r.issuer)) issuers.set(r.issuer, r.issuer);
-    for (const issuer of issuers.values()) {
+    // The rules by issuer, each issuer's DN read once (the IGTF files have hundreds).
+    const byIssuer = new Map<string, { issuer: string; rules: NamespacePolicy['rules'] }>();
+    for (const r of policy.rules) {
+      const key = dnKey(r.issuer);
+      const group = byIssuer.get(key);
+      if (group === undefined) byIssuer.set(key, { issuer: r.issuer, rules: [r] });
+      else group.rules.push(r);
+    }
+    for (const { issuer, rules } of byIssuer.values()) {
       const existing = store.namespaces.get(issuer);
       if (existing === undefined) {
         store.namespaces.set(issuer, policy);
       } else if (existing.source === policy.source && existing.file !== policy.file) {
-        existing.rules.push(...policy.rules.filter((r) => sameDn(r.issuer, issuer)));
+        existing.rules.push(...rules);
       }
     }
   }
