@@ -25,7 +25,8 @@ export type Progress = (bytes: number) => void;
 /** Large reads; two buffers so that the next read runs while the current one is hashed. */
 const READ_CHUNK = 8 * 1024 * 1024;
 
-class Measure {
+/** One pass over an image: size, SHA-512, head and tail (also used by the registry commands). */
+export class Measure {
   private readonly hash: Hash = createHash('sha512');
   private readonly head: Buffer[] = [];
   private headBytes = 0;

@@ -14,6 +14,7 @@ import { addImportCommand } from './commands/import.js';
 import { addListCommands } from './commands/lists.js';
 import { NAME } from './commands/names.js';
 import { addPublishCommand } from './commands/publish.js';
+import { addRegistryCommands } from './commands/registry.js';
 import { addServeCommand } from './commands/serve.js';
 
 interface SignFlags {
@@ -85,6 +86,7 @@ export function buildProgram(): Command {
   addAccessCommands(program);
   addImportCommand(program);
   addServeCommand(program);
+  addRegistryCommands(program);
   return program;
 }
 

@@ -41,16 +41,26 @@ export interface TokenIssuer {
 
 const b64url = (data: Buffer | string): string => Buffer.from(data).toString('base64url');
 
-function grant(scope: string, known: boolean): { type: string; name: string; actions: string[] } | undefined {
+function grant(
+  scope: string,
+  known: boolean,
+  anonymousPull: boolean,
+): { type: string; name: string; actions: string[] } | undefined {
   const parts = scope.split(':');
   if (parts.length < 3) return undefined;
   const actions = (parts.pop() ?? '').split(',');
   const type = parts.shift() ?? '';
   // Known users get what they ask for; anonymous callers get nothing (the registry then says 401).
-  return { type, name: parts.join(':'), actions: known ? actions : [] };
+  // With anonymousPull (a Harbor public project), anonymous callers may pull.
+  const anonymous = anonymousPull ? actions.filter((a) => a === 'pull') : [];
+  return { type, name: parts.join(':'), actions: known ? actions : anonymous };
 }
 
-export async function startTokenIssuer(ca: TestCert, users: Record<string, string>): Promise<TokenIssuer> {
+export async function startTokenIssuer(
+  ca: TestCert,
+  users: Record<string, string>,
+  options: { anonymousPull?: boolean } = {},
+): Promise<TokenIssuer> {
   const signer = issue({
     subject: '/DC=org/DC=example/O=Hosts/CN=registry token signer',
     issuer: ca,
@@ -69,7 +79,9 @@ export async function startTokenIssuer(ca: TestCert, users: Record<string, strin
       nbf: now - 5,
       iat: now,
       jti: randomBytes(12).toString('hex'),
-      access: scopes.map((s) => grant(s, known)).filter((g) => g !== undefined),
+      access: scopes
+        .map((s) => grant(s, known, options.anonymousPull === true))
+        .filter((g) => g !== undefined),
     };
     const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
     return `${input}.${b64url(sign('sha256', Buffer.from(input), signer.key.privateKey))}`;

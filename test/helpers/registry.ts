@@ -129,7 +129,10 @@ async function waitUp(child: ChildProcess, origin: string, ca: string, log: stri
   }
 }
 
-export async function startRegistry(mode: RegistryMode): Promise<TestRegistry> {
+export async function startRegistry(
+  mode: RegistryMode,
+  options: { anonymousPull?: boolean } = {},
+): Promise<TestRegistry> {
   const dir = await tempDir('vmicast-registry-');
   const ca = issue({
     subject: `/DC=org/DC=example/CN=Registry Test CA ${randomBytes(4).toString('hex')}`,
@@ -149,7 +152,13 @@ export async function startRegistry(mode: RegistryMode): Promise<TestRegistry> {
     await writeFile(join(dir, 'htpasswd'), `${line}\n`, { mode: 0o600 });
   }
   const issuer =
-    mode === 'token' ? await startTokenIssuer(ca, { [user.username]: user.password }) : undefined;
+    mode === 'token'
+      ? await startTokenIssuer(
+          ca,
+          { [user.username]: user.password },
+          { anonymousPull: options.anonymousPull === true },
+        )
+      : undefined;
   let lastError: unknown;
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await freePort();
@@ -205,6 +214,7 @@ export function describeWithRegistry(
   name: string,
   mode: RegistryMode,
   body: (registry: () => TestRegistry) => void,
+  options: { anonymousPull?: boolean } = {},
 ): void {
   const missing = registryMissing();
   if (missing !== undefined) {
@@ -221,7 +231,7 @@ export function describeWithRegistry(
     let registry: TestRegistry | undefined;
     before(
       async () => {
-        registry = await startRegistry(mode);
+        registry = await startRegistry(mode, options);
       },
       { timeout: START_TIMEOUT_MS * 3 },
     );

@@ -14,6 +14,7 @@ import { findAppliance } from '../store/appliances.js';
 import { findImage } from '../store/images.js';
 import { requireList } from '../store/lists.js';
 import { collect, NAME } from './names.js';
+import { addRegistrySourceOptions } from './registry.js';
 
 interface SourceFlags {
   file?: string;
@@ -45,6 +46,10 @@ interface AddFlags extends SourceFlags, MetadataFlags {
   supersedes?: string[];
   appliance?: string;
   role?: string;
+  fromRegistry?: string;
+  registryUser?: string;
+  registryPasswordFile?: string;
+  registryCaFile?: string;
 }
 
 function addSourceOptions(cmd: Command): Command {
@@ -175,7 +180,8 @@ async function precheck(ctx: CasterContext, listId: string, flags: AddFlags): Pr
 export function addImageCommands(program: Command): void {
   const image = program.command('image').description('images of a list');
 
-  addMetadataOptions(addSourceOptions(image.command('add')), true)
+  // The title may come from the artefact's annotations with --from-registry (checked below).
+  addRegistrySourceOptions(addMetadataOptions(addSourceOptions(image.command('add')), false))
     .description('add an image; size and SHA-512 come from streaming the file or URL; prints its identifier')
     .argument('<list>', 'list identifier')
     .option('--identifier <id>', 'dc:identifier (default: a new UUID)')
@@ -191,10 +197,27 @@ export function addImageCommands(program: Command): void {
         if ((flags.appliance === undefined) !== (flags.role === undefined)) {
           throw new VmiError('USAGE', '--appliance and --role go together');
         }
+        const { fromRegistry } = flags;
+        if (fromRegistry === undefined && flags.title === undefined) {
+          throw new VmiError('USAGE', "required option '--title <title>' not specified");
+        }
+        if (fromRegistry !== undefined && [flags.file, flags.uri, flags.url].some((v) => v !== undefined)) {
+          throw new VmiError('USAGE', '--from-registry excludes --file, --uri and --url');
+        }
+        let registry: unknown;
         const id = await withContext(cmd, async (ctx) => {
           await precheck(ctx, listId, flags);
-          const { content, facts } = await measure(flags);
-          const meta = { ...metadataFrom(flags), ...detected(flags, facts) };
+          let content: ImageContent;
+          let meta: ImageMetadata;
+          if (fromRegistry === undefined) {
+            const measured = await measure(flags);
+            content = measured.content;
+            meta = { ...metadataFrom(flags), ...detected(flags, measured.facts) };
+          } else {
+            const { measureFromRegistry } = await import('../registry/add.js');
+            const pulled = await measureFromRegistry({ ...flags, fromRegistry }, metadataFrom(flags));
+            ({ content, meta, source: registry } = pulled);
+          }
           return ctx.lock.run(() =>
             addImage(
               { db: ctx.db, now: isoNow(), code: 'USAGE' },
@@ -210,7 +233,7 @@ export function addImageCommands(program: Command): void {
             ),
           );
         });
-        if (flags.json === true) printJson({ ok: true, id });
+        if (flags.json === true) printJson({ ok: true, id, ...(registry === undefined ? {} : { registry }) });
         else process.stdout.write(`${id}\n`);
       }),
     );

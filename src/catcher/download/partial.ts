@@ -33,13 +33,19 @@ export async function existingSize(file: FileHandle, max: number): Promise<numbe
   return 0;
 }
 
-export async function hashPrefix(file: FileHandle, length: number): Promise<ReturnType<typeof createHash>> {
+/** SHA-512 of the first `length` bytes (and the same bytes into `also`, e.g. a registry blob's SHA-256). */
+export async function hashPrefix(
+  file: FileHandle,
+  length: number,
+  also?: ReturnType<typeof createHash>,
+): Promise<ReturnType<typeof createHash>> {
   const hash = createHash('sha512');
   const buffer = Buffer.alloc(Math.min(length, 4 << 20));
   for (let position = 0; position < length;) {
     const { bytesRead } = await file.read(buffer, 0, Math.min(buffer.length, length - position), position);
     if (bytesRead === 0) throw new Error(`the partial file ended at ${position} bytes while hashing`);
     hash.update(buffer.subarray(0, bytesRead));
+    also?.update(buffer.subarray(0, bytesRead));
     position += bytesRead;
   }
   return hash;

@@ -5,6 +5,8 @@ import { downloadKey, type CacheLayout } from '../cache/layout.js';
 import type { CatcherConfig } from '../config.js';
 import type { InflightDelivery } from '../deliver/inflight.js';
 import { saveDelivery } from '../store/deliveries.js';
+import { registryBlob } from '../../shared/oci/blob-url.js';
+import { RegistryAccess } from './registry.js';
 import { downloadImage, isRetryable } from './transfer.js';
 import type { RunContext } from '../sync/run-context.js';
 import {
@@ -45,6 +47,8 @@ export interface DownloadOptions {
   onBytes?: (bytes: number) => void;
   /** The backends that take this image's bytes while it downloads (issue 14). */
   inflight?: ((inst: InstanceRow) => InflightDelivery | undefined) | undefined;
+  /** Registry access for images named by a registry blob URL (made on first use). */
+  registries?: RegistryAccess | undefined;
 }
 
 const sleep = (ms: number, signal?: AbortSignal) =>
@@ -98,9 +102,14 @@ async function downloadInstance(
     const tap = options.inflight === undefined ? undefined : () => (inflight = options.inflight?.(inst));
     try {
       attemptStart = performance.now();
+      // A registry blob: its digest is checked too, and its registry may want a token.
+      const blob = registryBlob(inst.uri);
+      if (blob !== undefined) options.registries ??= new RegistryAccess(options.http);
+      const headers = blob === undefined ? undefined : await options.registries?.headers(blob);
+      const pinned = { sha256: blob?.sha256, headers };
       const result = await downloadImage(
         options.http,
-        { uri: inst.uri, size: inst.size, sha512: inst.sha512, partialPath, verifiedPath, tap },
+        { uri: inst.uri, size: inst.size, sha512: inst.sha512, partialPath, verifiedPath, tap, ...pinned },
         {
           stallMs: limits.stallSeconds * 1000,
           minBytesPerSecond: limits.minBytesPerSecond,

@@ -7,6 +7,7 @@ import { VmiError } from '../../shared/errors.js';
 import { responseOf, transferError } from '../../shared/http.js';
 import { chunkReleaser } from '../../shared/memory.js';
 import { existingSize, hashPrefix, keepVerified, openPartial } from './partial.js';
+import { Watchdog, type DownloadLimits } from './watchdog.js';
 
 /**
  * One image download (SPEC.md section 6): stream into a partial file while hashing, abort
@@ -24,6 +25,10 @@ export interface DownloadJob {
   partialPath: string;
   /** Where the file goes once its size and digest passed. */
   verifiedPath: string;
+  /** A registry blob's SHA-256 (the digest in its URL), checked with the SHA-512 in the same pass. */
+  sha256?: string | undefined;
+  /** Request headers (a registry's Authorization for its own origin; got drops it on a redirect elsewhere). */
+  headers?: Record<string, string> | undefined;
   /**
    * Another destination for the bytes of a download from the first byte (issue 14): asked
    * for once the response starts at byte 0. It must never fail; its back-pressure counts.
@@ -31,12 +36,7 @@ export interface DownloadJob {
   tap?: (() => Writable | undefined) | undefined;
 }
 
-export interface DownloadLimits {
-  stallMs: number;
-  minBytesPerSecond: number;
-  windowMs: number;
-  minFreeBytes: number;
-}
+export type { DownloadLimits } from './watchdog.js';
 
 export interface DownloadResult {
   /** Bytes fetched over the network in this attempt (resumed bytes excluded). */
@@ -59,47 +59,6 @@ async function checkFreeSpace(dir: string, needed: number, margin: number): Prom
 function rangeStart(header: string | undefined): number | undefined {
   const m = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(header ?? '');
   return m === null ? undefined : Number(m[1]);
-}
-
-/** Raised inside the watchdog; carried out through the request's abort. */
-class Watchdog {
-  private lastData = Date.now();
-  private windowStart = Date.now();
-  private windowBytes = 0;
-  private readonly timer: NodeJS.Timeout;
-  reason: VmiError | undefined;
-
-  constructor(limits: DownloadLimits, abort: (err: VmiError) => void) {
-    this.timer = setInterval(
-      () => {
-        const now = Date.now();
-        if (now - this.lastData > limits.stallMs) {
-          this.reason = new VmiError('STALLED', `no data for ${Math.round(limits.stallMs / 1000)} s`);
-        } else if (now - this.windowStart >= limits.windowMs) {
-          const rate = (this.windowBytes * 1000) / (now - this.windowStart);
-          if (rate < limits.minBytesPerSecond) {
-            this.reason = new VmiError(
-              'STALLED',
-              `throughput ${Math.round(rate)} B/s is below the floor of ${limits.minBytesPerSecond} B/s`,
-            );
-          }
-          this.windowStart = now;
-          this.windowBytes = 0;
-        }
-        if (this.reason !== undefined) abort(this.reason);
-      },
-      Math.min(1000, Math.max(50, Math.floor(limits.stallMs / 4))),
-    );
-  }
-
-  data(bytes: number): void {
-    this.lastData = Date.now();
-    this.windowBytes += bytes;
-  }
-
-  stop(): void {
-    clearInterval(this.timer);
-  }
 }
 
 /**
@@ -193,11 +152,12 @@ export async function downloadImage(
   let fileOwned = true;
   let offset = 0;
   let hash = createHash('sha512');
+  let hash256 = job.sha256 === undefined ? undefined : createHash('sha256');
   let written: { dev: number; ino: number };
   try {
     offset = await existingSize(file, job.size);
     await checkFreeSpace(dirname(job.partialPath), job.size - offset, limits.minFreeBytes);
-    hash = await hashPrefix(file, offset);
+    hash = await hashPrefix(file, offset, hash256);
     written = await file.stat();
   } catch (err) {
     await file.close();
@@ -208,7 +168,7 @@ export async function downloadImage(
   const onAbort = () => controller.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   const request = http.stream(job.uri, {
-    headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
+    headers: { ...job.headers, ...(offset > 0 ? { range: `bytes=${offset}-` } : {}) },
     signal: controller.signal,
     timeout: {
       lookup: 30_000,
@@ -234,6 +194,7 @@ export async function downloadImage(
         // The server ignored Range: start over cleanly.
         offset = 0;
         hash = createHash('sha512');
+        hash256 = job.sha256 === undefined ? undefined : createHash('sha256');
         await file.truncate(0);
       }
     } else {
@@ -261,6 +222,7 @@ export async function downloadImage(
           );
         }
         hash.update(chunk);
+        hash256?.update(chunk);
         release(chunk.length);
       });
       await endAndClose(out);
@@ -282,6 +244,13 @@ export async function downloadImage(
       throw new VmiError(
         'IMAGE_DIGEST_MISMATCH',
         `${job.uri}: SHA-512 ${digest.slice(0, 16)}… differs from the list's ${job.sha512.slice(0, 16)}…`,
+      );
+    }
+    const digest256 = hash256?.digest('hex');
+    if (digest256 !== job.sha256) {
+      throw new VmiError(
+        'IMAGE_DIGEST_MISMATCH',
+        `${job.uri}: SHA-256 ${String(digest256).slice(0, 16)}… differs from the digest the URL names`,
       );
     }
     await keepVerified(job, written);

@@ -12,7 +12,6 @@
  * registry. A caller must pass the header in got's `headers` (never in the URL's userinfo).
  */
 import { readFileSync } from 'node:fs';
-import type { Readable } from 'node:stream';
 import type { Got } from 'got';
 import { VmiError } from '../errors.js';
 import { createHttpClient } from '../http.js';
@@ -30,6 +29,7 @@ import {
   type OciImageManifest,
   type OciIndex,
 } from './manifest.js';
+import type { CallOptions, RegistryCaller } from './caller.js';
 import { pushBlob, putManifest, type BlobSource, type PushedBlob } from './push.js';
 import { checkDigest, checkRegistry, checkRepository, checkTagOrDigest, shown } from './reference.js';
 import { exchange, header, statusError, type Answer } from './transport.js';
@@ -55,19 +55,13 @@ export type FetchedManifest = {
   bytes: Buffer;
 } & ({ kind: 'manifest'; manifest: OciImageManifest } | { kind: 'index'; index: OciIndex });
 
-export interface CallOptions {
-  method?: 'GET' | 'HEAD' | 'POST' | 'PUT';
-  headers?: Record<string, string | undefined>;
-  body?: Buffer | (() => Readable);
-  maxBytes?: number;
-  timeoutMs?: number;
-}
-
 export const DEFAULT_MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 const MAX_API_ANSWER = 4 * 1024 * 1024;
 const ACCEPT_MANIFEST = [...MANIFEST_TYPES, ...INDEX_TYPES].join(', ');
 
-export class RegistryClient {
+export type { CallOptions } from './caller.js';
+
+export class RegistryClient implements RegistryCaller {
   readonly registry: string;
   readonly origin: string;
   readonly http: Got;

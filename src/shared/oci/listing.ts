@@ -6,9 +6,9 @@
  */
 import { VmiError } from '../errors.js';
 import { CATALOG_SCOPE, repositoryScope } from './auth.js';
-import type { RegistryClient } from './client.js';
 import { parseJson } from './manifest.js';
 import { checkRepository, checkTag, isRepositoryName, shown } from './reference.js';
+import type { RegistryCaller as RegistryClient } from './caller.js';
 import { header, statusError, type Answer } from './transport.js';
 
 const PAGE_SIZE = 100;

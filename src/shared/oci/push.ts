@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { VmiError } from '../errors.js';
 import { repositoryScope } from './auth.js';
-import type { RegistryClient } from './client.js';
+import type { RegistryCaller as RegistryClient } from './caller.js';
 import { sha256File, sha256Hex } from './digest.js';
 import { INDEX_TYPES, MANIFEST_TYPES } from './manifest.js';
 import { shown } from './reference.js';
