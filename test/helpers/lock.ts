@@ -69,10 +69,18 @@ export class LockHolder {
   }
 }
 
-/** A child process holding the sync lock of `home` until `kill()` or `release()`. */
+/**
+ * A child process holding the sync lock of `home` until `kill()` or `release()`. A daemon
+ * cycling every second may hold it at first: the child tries again between cycles, for a
+ * few seconds.
+ */
 export async function holdSyncLock(home: string): Promise<LockHolder> {
   const holder = LockHolder.start(home);
-  const answer = await holder.take();
+  let answer = await holder.take();
+  for (const deadline = Date.now() + 15_000; answer.startsWith('busy') && Date.now() < deadline;) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    answer = await holder.take();
+  }
   if (answer !== 'won') {
     await holder.kill();
     throw new Error(`could not take the sync lock of ${home}: ${answer}`);

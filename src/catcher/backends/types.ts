@@ -129,5 +129,10 @@ export interface Backend {
   /** Delete. `done: false` when still in use: deactivated now, to be retried on a later run. */
   retire(image: ImageRecord, refs: string[], ctx: BackendContext): Promise<{ done: boolean }>;
   list(ctx: BackendContext): Promise<HeldImage[]>;
+  /**
+   * Optional, after a run's deliveries: removes what interrupted operations left behind
+   * (unfinished uploads) that no delivery of this run looked at.
+   */
+  sweep?(ctx: BackendContext): Promise<void>;
   close?(): Promise<void>;
 }

@@ -245,6 +245,16 @@ async function executeAll(
   return done.flat();
 }
 
+/** What interrupted operations left in the backend; a failure waits for the next run. */
+async function sweep(run: RunContext, options: RunOptions, backend: Backend): Promise<void> {
+  if (backend.sweep === undefined) return;
+  try {
+    await withContext(run, options, backend, (ctx) => backend.sweep?.(ctx) ?? Promise.resolve());
+  } catch (err) {
+    run.log.warn({ err, backend: backend.name }, 'could not clear what interrupted operations left');
+  }
+}
+
 /** Records appliance versions whose every member is now delivered to the backend. */
 function announceAppliances(run: RunContext, backend: Backend): void {
   const { db } = run;
@@ -296,7 +306,9 @@ async function deliverEach(
         return record === undefined ? [] : [{ inst, record }];
       });
       const retirements = planRetirements(held, backend.name, options.view);
-      return [...outcomes, ...(await executeAll(run, options, backend, retirements))];
+      const done = [...outcomes, ...(await executeAll(run, options, backend, retirements))];
+      await sweep(run, options, backend);
+      return done;
     }),
   );
   return perBackend.flat();

@@ -187,6 +187,23 @@ export class GlanceBackend implements Backend {
     return { done };
   }
 
+  /**
+   * Unfinished uploads (`queued`, `saving`) of this backend in projects it controls that no
+   * upload of this process is writing: what a crash or a refused deletion left, whichever
+   * image they were for. The backend name is unique per Glance and one sync runs at a time,
+   * so nobody else is writing them. Released images are never touched here.
+   */
+  async sweep(ctx: BackendContext): Promise<void> {
+    for (const image of await this.listing.all(ctx.now, ctx.signal)) {
+      if (isSettled(image) || this.intake.uploading.has(image.id)) continue;
+      const vo = image[PROP.vo];
+      const owners = await this.ownership.owners(typeof vo === 'string' ? vo : undefined, ctx.signal);
+      if (!controlledBy(image, owners, ctx.log)) continue;
+      ctx.log.info({ ref: image.id, status: image.status }, 'deleting an unfinished upload left behind');
+      await this.discard(image, ctx);
+    }
+  }
+
   /** Our complete images: in a project we control, holding the data we checked and marked. */
   async list(ctx: BackendContext): Promise<HeldImage[]> {
     const found = await this.client.listImages({ [PROP.backend]: this.name }, ctx.signal);

@@ -30,6 +30,8 @@ export interface DiskShape {
 
 export class GlanceIntake {
   private streaming = 0;
+  /** Images this process is uploading right now: never leftovers. */
+  readonly uploading = new Set<string>();
   /** Images this process uploaded and checked, with the digest Glance holds: releasable by ref. */
   readonly checked = new Map<string, DiskDigest>();
 
@@ -122,8 +124,10 @@ export class GlanceIntake {
     // Seen by commit or abort; never an unhandled rejection meanwhile.
     sent.catch(() => undefined);
     let settled = false;
+    this.uploading.add(created.id);
     const finish = () => {
       if (!settled) this.streaming -= 1;
+      this.uploading.delete(created.id);
       settled = true;
     };
     return {

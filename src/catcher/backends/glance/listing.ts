@@ -26,6 +26,12 @@ export class GlanceListing {
     return [...all.values()].filter((i) => i[PROP.identifier] === identifier && i[PROP.sha512] === sha512);
   }
 
+  /** Every image labelled with this backend, as listed afresh. */
+  async all(now: Date, signal: AbortSignal): Promise<GlanceImage[]> {
+    this.invalidate();
+    return [...(await this.load(now, signal)).values()];
+  }
+
   /** Records an image as Glance now returns it (created, uploaded, patched). */
   put(image: GlanceImage): void {
     void this.images?.then((all) => all.set(image.id, image));
