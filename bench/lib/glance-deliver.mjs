@@ -4,7 +4,7 @@
 //   node bench/lib/glance-deliver.mjs BACKEND_JSON FILE SHA512 WORKDIR
 // BACKEND_JSON: the glance backend block (type, name, endpoint, testIdentity).
 // Prints {"refs": [...], "size": N} on success.
-import { createGlanceBackend } from '../../dist/catcher/backends/glance/backend.js';
+import { createGlanceBackend } from '../../dist/catcher/backends/glance/create.js';
 import { deliverDiskFile } from '../../dist/catcher/backends/glance/deliver-file.js';
 import { silentLogger } from '../../dist/shared/log.js';
 

@@ -14,22 +14,12 @@ import { sha512 } from '../helpers/lists.js';
 import { casterState } from '../helpers/registry-caster.js';
 import { egiArtefact, fakeDisk, sha256 } from '../helpers/registry-artefact.js';
 import { describeWithRegistry, skopeoRaw } from '../helpers/registry.js';
+import type { PushResult } from '../../src/caster/registry/push.js';
 
 const REPO = 'egi_vm_images/ubuntu';
 
-interface Pushed {
-  ok: true;
-  reference: string;
-  tags: string[];
-  manifestDigest: string;
-  layerDigest: string;
-  size: number;
-  sha512: string;
-  diskFormat: string;
-  egiTag: string;
-  blobUrl: string;
-  layerExisted: boolean;
-}
+/** What `registry push --json` prints. */
+type Pushed = PushResult & { ok: true };
 
 describeWithRegistry(
   'vmicaster registry push and image add --from-registry (htpasswd)',

@@ -6,16 +6,13 @@
  * In CI (VMICAST_CI=1) a missing glance-api is a test failure; elsewhere the tests are
  * skipped with a visible notice.
  */
-import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { GlanceTestIdentity } from '../../src/catcher/backends/glance/config.js';
+import { describeWithComponent, freePort, onPath } from './component.js';
 import { tempDir } from './tmp.js';
 
 const run = promisify(execFile);
@@ -57,34 +54,11 @@ export interface GlanceServer {
   stop(): Promise<void>;
 }
 
-export function onPath(tool: string): boolean {
-  return (process.env['PATH'] ?? '').split(delimiter).some((dir) => {
-    try {
-      accessSync(join(dir, tool), constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-}
-
 /** Why a real Glance (and the other tools named) cannot run here, or undefined when it can. */
 export function glanceMissing(tools: string[] = []): string | undefined {
   const missing = ['glance-api', 'glance-manage', 'curl', ...tools].filter((tool) => !onPath(tool));
   if (missing.length === 0) return undefined;
   return `${missing.join(', ')} not installed: not found on PATH (Debian packages, scripts/ci/install-debian.sh)`;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 async function answers(url: string): Promise<boolean> {
@@ -155,31 +129,12 @@ export function describeWithGlance(
   body: (glance: () => GlanceServer) => void,
   options: { tools?: string[] } = {},
 ): void {
-  const missing = glanceMissing(options.tools);
-  if (missing !== undefined) {
-    describe(name, () => {
-      if (process.env['VMICAST_CI'] === '1') {
-        it('has a real Glance (required in CI)', () => assert.fail(missing));
-      } else {
-        it('needs a real Glance', (t) => t.skip(missing));
-      }
-    });
-    return;
-  }
-  describe(name, () => {
-    let server: GlanceServer | undefined;
-    before(
-      async () => {
-        server = await startGlance();
-      },
-      { timeout: START_TIMEOUT_MS * 3 },
-    );
-    after(async () => {
-      await server?.stop();
-    });
-    body(() => {
-      if (server === undefined) throw new Error('Glance did not start');
-      return server;
-    });
-  });
+  describeWithComponent(
+    name,
+    'Glance',
+    glanceMissing(options.tools),
+    startGlance,
+    START_TIMEOUT_MS * 3,
+    body,
+  );
 }

@@ -5,17 +5,14 @@
  * own issuer (registry-token.ts). In CI (VMICAST_CI=1) a missing docker-registry, skopeo or
  * htpasswd is a test failure; elsewhere the tests are skipped with a visible notice.
  */
-import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { openSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { request } from 'node:https';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { promisify, inspect } from 'node:util';
-import { after, before, describe, it } from 'node:test';
-import { onPath } from './glance.js';
+import { describeWithComponent, freePort, onPath } from './component.js';
 import { startTokenIssuer, TOKEN_ISSUER, TOKEN_SERVICE, type TokenIssuer } from './registry-token.js';
 import { localhostServerCert } from './tls.js';
 import { tempDir } from './tmp.js';
@@ -49,18 +46,6 @@ export function registryMissing(): string | undefined {
   const tools = ['docker-registry', 'skopeo', 'htpasswd'].filter((tool) => !onPath(tool));
   if (tools.length === 0) return undefined;
   return `${tools.join(', ')} not installed (Debian packages docker-registry skopeo apache2-utils, scripts/ci/install-debian.sh)`;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Any HTTP answer from `GET /v2/` (200, or 401 with auth) means the registry is up. */
@@ -216,33 +201,8 @@ export function describeWithRegistry(
   body: (registry: () => TestRegistry) => void,
   options: { anonymousPull?: boolean } = {},
 ): void {
-  const missing = registryMissing();
-  if (missing !== undefined) {
-    describe(name, () => {
-      if (process.env['VMICAST_CI'] === '1') {
-        it('has a real registry (required in CI)', () => assert.fail(missing));
-      } else {
-        it('needs a real registry', (t) => t.skip(missing));
-      }
-    });
-    return;
-  }
-  describe(name, () => {
-    let registry: TestRegistry | undefined;
-    before(
-      async () => {
-        registry = await startRegistry(mode, options);
-      },
-      { timeout: START_TIMEOUT_MS * 3 },
-    );
-    after(async () => {
-      await registry?.stop();
-    });
-    body(() => {
-      if (registry === undefined) throw new Error('registry did not start');
-      return registry;
-    });
-  });
+  const start = () => startRegistry(mode, options);
+  describeWithComponent(name, 'registry', registryMissing(), start, START_TIMEOUT_MS * 3, body);
 }
 
 /** skopeo (an independent client) reads a manifest's raw bytes, TLS verified against the test CA. */

@@ -10,7 +10,7 @@ import { GlanceClient } from '../../src/catcher/backends/glance/client.js';
 import { createGlanceHttp } from '../../src/catcher/backends/glance/http.js';
 import { entryProperties } from '../../src/catcher/backends/glance/properties.js';
 import { deliverDiskFile } from '../../src/catcher/backends/glance/deliver-file.js';
-import { createGlanceBackend } from '../../src/catcher/backends/glance/backend.js';
+import { createGlanceBackend } from '../../src/catcher/backends/glance/create.js';
 import { VmiError } from '../../src/shared/errors.js';
 import { describeWithGlance } from '../helpers/glance.js';
 import { tempDir } from '../helpers/tmp.js';

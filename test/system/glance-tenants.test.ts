@@ -11,7 +11,7 @@ import { before, it } from 'node:test';
 import type { GlanceImage } from '../../src/catcher/backends/glance/client.js';
 import type { GlanceTestIdentity } from '../../src/catcher/backends/glance/config.js';
 import { entryProperties } from '../../src/catcher/backends/glance/properties.js';
-import { createGlanceBackend } from '../../src/catcher/backends/glance/backend.js';
+import { createGlanceBackend } from '../../src/catcher/backends/glance/create.js';
 import type { ImageRecord, PreparedDisk } from '../../src/catcher/backends/types.js';
 import { describeWithGlance, GLANCE_TENANT, identityHeaders } from '../helpers/glance.js';
 import { tempDir } from '../helpers/tmp.js';

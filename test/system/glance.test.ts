@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { before, it } from 'node:test';
-import { createGlanceBackend, type GlanceBackend } from '../../src/catcher/backends/glance/backend.js';
+import type { GlanceBackend } from '../../src/catcher/backends/glance/backend.js';
+import { createGlanceBackend } from '../../src/catcher/backends/glance/create.js';
 import { VmiError } from '../../src/shared/errors.js';
 import { describeWithGlance } from '../helpers/glance.js';
 import { tempDir } from '../helpers/tmp.js';

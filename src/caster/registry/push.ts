@@ -1,12 +1,8 @@
-import { createReadStream } from 'node:fs';
 import { basename } from 'node:path';
 import { VmiError } from '../../shared/errors.js';
 import { detectFormatFromHeader } from '../../shared/format/detect.js';
-import { repositoryScope } from '../../shared/oci/auth.js';
-import type { RegistryClient } from '../../shared/oci/client.js';
 import { EMPTY_CONFIG, MEDIA_TYPES } from '../../shared/oci/manifest.js';
 import { checkTag, parseReference, type ImageReference } from '../../shared/oci/reference.js';
-import { header, statusError } from '../../shared/oci/transport.js';
 import { progressBar } from '../progress.js';
 import { clientFor, type AccessFlags } from './access.js';
 import { ANNOTATIONS, artefactManifest, createdStamp, egiTagFor } from './artefact.js';
@@ -54,7 +50,6 @@ export interface PushResult {
 /** Glance disk formats the content can name; packed or compressed content needs --disk-format. */
 const GLANCE_DISK_FORMATS = new Set(['raw', 'qcow2', 'vmdk', 'vhd', 'vhdx', 'vdi', 'iso']);
 const ANNOTATION_KEY = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,254}$/;
-const UPLOAD_TIMEOUT_MS = 10 * 60_000;
 
 export function parsePairs(pairs: string[] | undefined, flag: string): Record<string, string> {
   const out: Record<string, string> = {};
@@ -104,38 +99,6 @@ function layerAnnotations(file: string, flags: PushFlags, diskFormat: string, eg
   };
 }
 
-/** A monolithic upload of a measured file (HEAD first: a registry that has it gets nothing). */
-async function uploadLayer(client: RegistryClient, repo: string, file: string, facts: LayerFacts) {
-  const scope = repositoryScope(repo, ['pull', 'push']);
-  const head = await client.call(`/v2/${repo}/blobs/${facts.digest}`, scope, { method: 'HEAD' });
-  if (head.status === 200) return true;
-  if (head.status !== 404) throw statusError(head, `blob ${repo}@${facts.digest}`);
-  const opened = await client.call(`/v2/${repo}/blobs/uploads/`, scope, {
-    method: 'POST',
-    headers: { 'content-length': '0' },
-  });
-  const location = header(opened, 'location');
-  if (opened.status !== 202 || location === undefined) throw statusError(opened, `upload to ${repo}`);
-  // client.call refuses a session URL on another origin: the bytes stay with the registry.
-  const target = new URL(location, client.origin);
-  target.searchParams.set('digest', facts.digest);
-  const done = await client.call(target, scope, {
-    method: 'PUT',
-    headers: { 'content-type': 'application/octet-stream', 'content-length': String(facts.size) },
-    body: () => createReadStream(file),
-    timeoutMs: UPLOAD_TIMEOUT_MS,
-  });
-  if (done.status !== 201) throw statusError(done, `upload of ${facts.digest} to ${repo}`);
-  const stored = header(done, 'docker-content-digest');
-  if (stored !== undefined && stored !== facts.digest) {
-    throw new VmiError(
-      'IMAGE_DIGEST_MISMATCH',
-      `registry stored ${JSON.stringify(stored.slice(0, 80))}, not ${facts.digest}`,
-    );
-  }
-  return false;
-}
-
 export async function pushImage(
   file: string,
   refText: string,
@@ -167,7 +130,12 @@ export async function pushImage(
     ...(flags.source === undefined ? {} : { [ANNOTATIONS.source]: flags.source }),
     ...manifestExtra,
   });
-  const layerExisted = await uploadLayer(client, ref.repository, file, facts);
+  // Measured above in the same read as the SHA-512: pushBlob does not hash the file again.
+  const { existed: layerExisted } = await client.pushBlob(ref.repository, {
+    path: file,
+    digest: facts.digest,
+    size: facts.size,
+  });
   await client.pushBlob(ref.repository, EMPTY_CONFIG.bytes);
   let manifestDigest = '';
   for (const tag of tags) {

@@ -1,6 +1,6 @@
 import type { BackendConfig, ExecConfig } from './config.js';
 import { DirectoryBackend } from './directory.js';
-import { createGlanceBackend } from './glance/backend.js';
+import { createGlanceBackend } from './glance/create.js';
 import type { Backend } from './types.js';
 
 /**

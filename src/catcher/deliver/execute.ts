@@ -1,9 +1,11 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { asVmiError } from '../../shared/errors.js';
+import { mapLimited } from '../../shared/limited.js';
 import type { Backend, BackendContext, ImageRecord } from '../backends/types.js';
 import type { CacheLayout } from '../cache/layout.js';
 import { DiskPreparer } from './disks.js';
+import { imageRecord } from './record.js';
 import {
   completedAppliances,
   planDeliveries,
@@ -52,28 +54,6 @@ export interface DeliveryOutcome {
   ok: boolean;
   code?: string;
   message?: string;
-}
-
-export function imageRecord(inst: InstanceRow, vo: string | undefined): ImageRecord {
-  const text = (key: string) => {
-    const value = inst.entry[key];
-    return typeof value === 'string' ? value : '';
-  };
-  const supersedes = inst.entry['vmi:supersedes'];
-  return {
-    identifier: inst.identifier,
-    listIdentifier: inst.subscriptionId,
-    vo,
-    title: text('dc:title'),
-    description: text('dc:description'),
-    version: inst.version,
-    sha512: inst.sha512,
-    size: inst.size,
-    declaredFormat: text('hv:format') === '' ? undefined : text('hv:format'),
-    appliance: inst.appliance ?? undefined,
-    supersedes: Array.isArray(supersedes) ? supersedes.filter((s): s is string => typeof s === 'string') : [],
-    entry: inst.entry,
-  };
 }
 
 async function withContext<T>(
@@ -179,17 +159,6 @@ async function execute(
   }
 }
 
-/** Runs `fn` on every item, at most `limit` at a time, and keeps the results in order. */
-async function limited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    for (let i = next++; i < items.length; i = next++) results[i] = await fn(items[i] as T);
-  };
-  await Promise.all(Array.from({ length: Math.min(Math.max(limit, 1), items.length) }, () => worker()));
-  return results;
-}
-
 /**
  * The new members of one appliance version are staged (uploaded, checked, hidden) one by
  * one, and delivered (released) only when all are staged: a member that fails leaves none
@@ -239,7 +208,7 @@ async function executeAll(
     const key = together ? `${inst.subscriptionId}\n${inst.appliance}` : `#${inst.id}`;
     groups.set(key, [...(groups.get(key) ?? []), step]);
   }
-  const done = await limited([...groups.values()], backend.parallel ?? 1, (group) =>
+  const done = await mapLimited([...groups.values()], backend.parallel ?? 1, (group) =>
     executeGroup(run, options, backend, group),
   );
   return done.flat();

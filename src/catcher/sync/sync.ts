@@ -8,7 +8,8 @@ import {
 } from '../cache/phase.js';
 import type { CacheLayout } from '../cache/layout.js';
 import type { Catcher } from '../catcher.js';
-import { imageRecord, runDeliveries, type DeliveryOutcome } from '../deliver/execute.js';
+import { runDeliveries, type DeliveryOutcome } from '../deliver/execute.js';
+import { imageRecord } from '../deliver/record.js';
 import { InflightDelivery } from '../deliver/inflight.js';
 import { recoverDownloads, runDownloads, type DownloadOutcome } from '../download/phase.js';
 import { acquireSyncLock } from './lock.js';

@@ -14,7 +14,15 @@ import { shown } from './reference.js';
 import { header, statusError } from './transport.js';
 
 /** A file path (streamed) or bytes in memory (small blobs: configs, SBOMs). */
-export type BlobSource = string | Buffer;
+/** A file (hashed here), bytes, or a file whose digest and size the caller measured already. */
+export type BlobSource = string | Buffer | MeasuredFile;
+
+export interface MeasuredFile {
+  path: string;
+  /** `sha256:<hex>` */
+  digest: string;
+  size: number;
+}
 
 export interface PushedBlob {
   digest: string;
@@ -42,7 +50,10 @@ export async function pushBlob(
   const { digest, size } =
     typeof source === 'string'
       ? await sha256File(source)
-      : { digest: `sha256:${sha256Hex(source)}`, size: source.length };
+      : Buffer.isBuffer(source)
+        ? { digest: `sha256:${sha256Hex(source)}`, size: source.length }
+        : source;
+  const path = typeof source === 'string' ? source : Buffer.isBuffer(source) ? undefined : source.path;
   const scope = repositoryScope(repo, ['pull', 'push']);
   const head = await client.call(`/v2/${repo}/blobs/${digest}`, scope, { method: 'HEAD' });
   if (head.status === 200) return { digest, size, existed: true };
@@ -60,7 +71,7 @@ export async function pushBlob(
   const done = await client.call(target, scope, {
     method: 'PUT',
     headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-    body: typeof source === 'string' ? () => createReadStream(source) : source,
+    body: path === undefined ? (source as Buffer) : () => createReadStream(path),
     timeoutMs: UPLOAD_TIMEOUT_MS,
   });
   if (done.status !== 201) throw statusError(done, `upload of ${digest} to ${repo}`);

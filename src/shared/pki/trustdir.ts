@@ -3,6 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { VmiError } from '../errors.js';
 import { buildTrustStore, type TrustFile, type TrustStore } from './truststore.js';
+import { mapLimited } from '../limited.js';
 
 /** Files bigger than this are not trust material (a CRL of 100k entries is ~4 MiB). */
 const MAX_TRUST_FILE = 64 * 1024 * 1024;
@@ -27,24 +28,6 @@ async function listFiles(location: string): Promise<Listed[]> {
 
 /** Files read at once: an IGTF directory has hundreds of small files, a few large CRLs. */
 const READ_AHEAD = 16;
-
-/** `fn` over `items` with at most `limit` calls pending at once; results in input order. */
-async function mapLimited<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const index = next++;
-      results[index] = await fn(items[index] as T);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 
 type Read = ({ files: TrustFile[] } | { unreadable: string }) & { stamp: string };
 

@@ -17,7 +17,7 @@ import { imageApiRoot, KeystoneAuth, keystoneRoot } from '../../../src/catcher/b
 import { GlanceClient } from '../../../src/catcher/backends/glance/client.js';
 import type { GlanceAuthConfig } from '../../../src/catcher/backends/glance/config.js';
 import { createGlanceHttp } from '../../../src/catcher/backends/glance/http.js';
-import { createGlanceBackend } from '../../../src/catcher/backends/glance/backend.js';
+import { createGlanceBackend } from '../../../src/catcher/backends/glance/create.js';
 import type { BackendContext } from '../../../src/catcher/backends/types.js';
 import { VmiError } from '../../../src/shared/errors.js';
 import { silentLogger } from '../../../src/shared/log.js';

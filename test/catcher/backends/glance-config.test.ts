@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Ajv } from 'ajv';
 import { glanceConfigSchema, resolveGlanceConfig } from '../../../src/catcher/backends/glance/config.js';
-import { createGlanceBackend } from '../../../src/catcher/backends/glance/backend.js';
+import { createGlanceBackend } from '../../../src/catcher/backends/glance/create.js';
 import { VmiError } from '../../../src/shared/errors.js';
 
 const SECRET = 'hunter2-secret';

@@ -1,10 +1,7 @@
 import { digestFile } from '../../../shared/digest.js';
-import { noAuth, KeystoneAuth, type GlanceAuth } from './auth.js';
-import { GlanceClient, type GlanceImage } from './client.js';
-import { DISK_FORMATS, resolveGlanceConfig, type ResolvedGlanceConfig } from './config.js';
-import { createGlanceHttp } from './http.js';
+import type { GlanceClient, GlanceImage } from './client.js';
+import { DISK_FORMATS, type ResolvedGlanceConfig } from './config.js';
 import { checkDisks } from './input.js';
-import { markVerified } from './integrity.js';
 import { GlanceIntake } from './intake.js';
 import { GlanceListing } from './listing.js';
 import {
@@ -71,7 +68,7 @@ export class GlanceBackend implements Backend {
     this.sharing = new GlanceSharing(config, client);
     this.ownership = new GlanceOwnership(config, client);
     this.listing = new GlanceListing(client, config.name);
-    this.intake = new GlanceIntake(config, client, this.listing, config.parallel);
+    this.intake = new GlanceIntake(config, client, this.listing, this.sharing);
   }
 
   /** Streams a one-disk image in as it downloads, unless Glance already holds it or cannot take it. */
@@ -104,7 +101,7 @@ export class GlanceBackend implements Backend {
     const held = (await this.sameBytes(image, ctx)).find((i) => i.id === ref);
     if (held === undefined || !controlledBy(held, owners, ctx.log) || !holdsDigest(held, digest))
       return undefined;
-    if (publish) await this.publish(held, image, { index: 0, count: 1 }, digest.sha512, ctx);
+    if (publish) await this.intake.release(held, image, { index: 0, count: 1 }, digest.sha512, ctx);
     return { refs: [ref] };
   }
 
@@ -187,21 +184,13 @@ export class GlanceBackend implements Backend {
     return { done };
   }
 
-  /**
-   * Unfinished uploads (`queued`, `saving`) of this backend in projects it controls that no
-   * upload of this process is writing: what a crash or a refused deletion left, whichever
-   * image they were for. The backend name is unique per Glance and one sync runs at a time,
-   * so nobody else is writing them. Released images are never touched here.
-   */
-  async sweep(ctx: BackendContext): Promise<void> {
-    for (const image of await this.listing.all(ctx.now, ctx.signal)) {
-      if (isSettled(image) || this.intake.uploading.has(image.id)) continue;
+  /** Unfinished uploads left behind (intake.ts), in projects this backend controls. */
+  sweep(ctx: BackendContext): Promise<void> {
+    return this.intake.sweep(ctx, async (image) => {
       const vo = image[PROP.vo];
       const owners = await this.ownership.owners(typeof vo === 'string' ? vo : undefined, ctx.signal);
-      if (!controlledBy(image, owners, ctx.log)) continue;
-      ctx.log.info({ ref: image.id, status: image.status }, 'deleting an unfinished upload left behind');
-      await this.discard(image, ctx);
-    }
+      return controlledBy(image, owners, ctx.log);
+    });
   }
 
   /** Our complete images: in a project we control, holding the data we checked and marked. */
@@ -259,8 +248,8 @@ export class GlanceBackend implements Backend {
     for (const leftover of discard) await this.discard(leftover, ctx);
     if (kept === undefined || digest === undefined) return this.upload(image, shape, ctx);
     if (shape.release)
-      await this.publish(kept, image, { index: disk.index, count: shape.count }, digest.sha512, ctx);
-    else if (kept[PROP.diskSha512] !== digest.sha512) await this.mark(kept.id, digest.sha512, ctx);
+      await this.intake.release(kept, image, { index: disk.index, count: shape.count }, digest.sha512, ctx);
+    else if (kept[PROP.diskSha512] !== digest.sha512) await this.intake.mark(kept.id, digest.sha512, ctx);
     return kept.id;
   }
 
@@ -292,69 +281,14 @@ export class GlanceBackend implements Backend {
       await this.intake.discard(created.id, ctx);
       throw err;
     }
-    if (shape.release) await this.publish(stored, image, { index: disk.index, count }, sha512, ctx);
-    else await this.mark(stored.id, sha512, ctx);
+    if (shape.release) await this.intake.release(stored, image, { index: disk.index, count }, sha512, ctx);
+    else await this.intake.mark(stored.id, sha512, ctx);
     return created.id;
   }
 
-  private async mark(id: string, sha512: string, ctx: BackendContext): Promise<void> {
-    this.listing.put(await this.client.patchImage(id, [markVerified(sha512)], ctx.signal));
-  }
-
-  /**
-   * Gives a checked image to its VO in one PATCH (owner, visibility, shown, properties and
-   * the mark of the check), active again if it was deactivated, and shared.
-   */
-  private async publish(
-    kept: GlanceImage,
-    image: ImageRecord,
-    shape: { index: number; count: number },
-    sha512: string,
-    ctx: BackendContext,
-  ): Promise<void> {
-    const desired: Record<string, unknown> = {
-      name: glanceImageName(image.title, shape.index, shape.count),
-      ...this.sharing.placement(image),
-      ...entryProperties(image, this.name),
-      [PROP.diskIndex]: String(shape.index),
-      [PROP.diskCount]: String(shape.count),
-      [PROP.deprecated]: 'false',
-      [PROP.diskSha512]: sha512,
-    };
-    if ('os_hidden' in kept) desired['os_hidden'] = false;
-    const ops = patchTowards(kept, desired, [...ENTRY_PROPERTIES, PROP.deprecatedAt, PROP.retirePending]);
-    if (ops.length > 0) this.listing.put(await this.client.patchImage(kept.id, ops, ctx.signal));
-    if (kept.status === 'deactivated') await this.client.reactivate(kept.id, ctx.signal);
-    await this.sharing.share(kept.id, image, ctx);
-  }
-
   private async discard(image: GlanceImage, ctx: BackendContext): Promise<void> {
-    const outcome = await this.client.deleteImage(image.id, ctx.signal);
-    if (outcome === 'refused') {
+    if ((await this.intake.remove(image.id, ctx.signal)) === 'refused') {
       ctx.log.warn({ ref: image.id, status: image.status }, 'Glance refused to delete a leftover image');
-    } else {
-      this.listing.remove(image.id);
     }
   }
-}
-
-/** Builds the backend from its configuration block (validated here if it was not already). */
-export function createGlanceBackend(
-  raw: unknown,
-  deps: { auth?: GlanceAuth; clock?: () => number } = {},
-): GlanceBackend {
-  const config = resolveGlanceConfig(raw);
-  const http = createGlanceHttp(config.caFile);
-  const timeoutMs = config.timeoutSeconds * 1000;
-  const auth =
-    deps.auth ??
-    (config.auth === undefined
-      ? noAuth(config.endpoint ?? '', config.testIdentity)
-      : new KeystoneAuth(config.auth, {
-          http,
-          timeoutMs,
-          endpointOverride: config.endpoint,
-          ...(deps.clock === undefined ? {} : { clock: deps.clock }),
-        }));
-  return new GlanceBackend(config, new GlanceClient(auth, http, timeoutMs));
 }

@@ -179,14 +179,7 @@ export class GlanceClient {
       digest.on('close', () => source.destroy());
       return source.pipe(digest);
     };
-    const path = `/v2/images/${encodeURIComponent(id)}/file`;
-    const reply = await this.call('PUT', path, {
-      body,
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-      signal,
-      upload: true,
-    });
-    if (reply.status !== 204 && reply.status !== 200) throw failure('PUT', path, reply);
+    await this.putData(id, body, size, signal);
     return { bytes: digest.bytes, sha512: digest.hex() };
   }
 
@@ -207,10 +200,20 @@ export class GlanceClient {
       used = true;
       return body;
     };
+    await this.putData(id, once, size, signal);
+  }
+
+  /** `PUT /v2/images/{id}/file` of a body made by `body` (chunked when the size is unknown). */
+  private async putData(
+    id: string,
+    body: () => Readable,
+    size: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const path = `/v2/images/${encodeURIComponent(id)}/file`;
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
     if (size !== undefined) headers['content-length'] = String(size);
-    const reply = await this.call('PUT', path, { body: once, headers, signal, upload: true });
+    const reply = await this.call('PUT', path, { body, headers, signal, upload: true });
     if (reply.status !== 204 && reply.status !== 200) throw failure('PUT', path, reply);
   }
 

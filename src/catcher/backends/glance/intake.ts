@@ -5,7 +5,16 @@ import type { ResolvedGlanceConfig } from './config.js';
 import { storedMatches } from './integrity.js';
 import type { GlanceListing } from './listing.js';
 import type { DiskDigest } from './ownership.js';
-import { entryProperties, glanceImageName, PROP } from './properties.js';
+import { markVerified } from './integrity.js';
+import {
+  ENTRY_PROPERTIES,
+  entryProperties,
+  glanceImageName,
+  isSettled,
+  patchTowards,
+  PROP,
+} from './properties.js';
+import type { GlanceSharing } from './sharing.js';
 import type { BackendContextWithoutWork, DiskFormat, ImageRecord, InflightUpload } from '../types.js';
 
 /**
@@ -39,7 +48,7 @@ export class GlanceIntake {
     private readonly config: ResolvedGlanceConfig,
     private readonly client: GlanceClient,
     private readonly listing: GlanceListing,
-    private readonly limit: number,
+    private readonly sharing: GlanceSharing,
   ) {}
 
   /** A new image record nobody but the backend's project can see. */
@@ -85,18 +94,69 @@ export class GlanceIntake {
     return stored;
   }
 
+  /** Deletes an image and forgets it in the run's listing (unless Glance refused). */
+  async remove(id: string, signal: AbortSignal): Promise<'deleted' | 'absent' | 'refused'> {
+    const outcome = await this.client.deleteImage(id, signal);
+    if (outcome !== 'refused') this.listing.remove(id);
+    return outcome;
+  }
+
   /** Deletes what an upload made; a failure here is only logged (the next run finds it). */
   async discard(id: string, ctx: BackendContextWithoutWork): Promise<void> {
-    const signal = AbortSignal.timeout(this.config.timeoutSeconds * 1000);
     try {
-      if ((await this.client.deleteImage(id, signal)) === 'refused') {
-        ctx.log.warn({ ref: id }, 'Glance refused to delete an unfinished image');
-      } else {
-        this.listing.remove(id);
-      }
+      const outcome = await this.remove(id, AbortSignal.timeout(this.config.timeoutSeconds * 1000));
+      if (outcome === 'refused') ctx.log.warn({ ref: id }, 'Glance refused to delete an unfinished image');
     } catch (err) {
       ctx.log.warn({ ref: id, err }, 'could not delete an unfinished Glance image; the next run will');
     }
+  }
+
+  /**
+   * Deletes unfinished uploads (`queued`, `saving`) of this backend in projects it controls
+   * (`ours`) that no upload of this process is writing: what a crash or a refused deletion
+   * left, whichever image they were for. The backend name is unique per Glance and one sync
+   * runs at a time, so nobody else is writing them. Released images are never touched.
+   */
+  async sweep(ctx: BackendContextWithoutWork, ours: (image: GlanceImage) => Promise<boolean>): Promise<void> {
+    for (const image of await this.listing.all(ctx.now, ctx.signal)) {
+      if (isSettled(image) || this.uploading.has(image.id) || !(await ours(image))) continue;
+      ctx.log.info({ ref: image.id, status: image.status }, 'deleting an unfinished upload left behind');
+      if ((await this.remove(image.id, ctx.signal)) === 'refused') {
+        ctx.log.warn({ ref: image.id, status: image.status }, 'Glance refused to delete a leftover image');
+      }
+    }
+  }
+
+  /** Records on a checked image that its data was checked (a staged appliance member). */
+  async mark(id: string, sha512: string, ctx: BackendContextWithoutWork): Promise<void> {
+    this.listing.put(await this.client.patchImage(id, [markVerified(sha512)], ctx.signal));
+  }
+
+  /**
+   * Gives a checked image to its VO in one PATCH (owner, visibility, shown, properties and
+   * the mark of the check), active again if it was deactivated, and shared.
+   */
+  async release(
+    kept: GlanceImage,
+    image: ImageRecord,
+    shape: { index: number; count: number },
+    sha512: string,
+    ctx: BackendContextWithoutWork,
+  ): Promise<void> {
+    const desired: Record<string, unknown> = {
+      name: glanceImageName(image.title, shape.index, shape.count),
+      ...this.sharing.placement(image),
+      ...entryProperties(image, this.config.name),
+      [PROP.diskIndex]: String(shape.index),
+      [PROP.diskCount]: String(shape.count),
+      [PROP.deprecated]: 'false',
+      [PROP.diskSha512]: sha512,
+    };
+    if ('os_hidden' in kept) desired['os_hidden'] = false;
+    const ops = patchTowards(kept, desired, [...ENTRY_PROPERTIES, PROP.deprecatedAt, PROP.retirePending]);
+    if (ops.length > 0) this.listing.put(await this.client.patchImage(kept.id, ops, ctx.signal));
+    if (kept.status === 'deactivated') await this.client.reactivate(kept.id, ctx.signal);
+    await this.sharing.share(kept.id, image, ctx);
   }
 
   /**
@@ -110,7 +170,7 @@ export class GlanceIntake {
     size: number | undefined,
     ctx: BackendContextWithoutWork,
   ): Promise<InflightUpload | undefined> {
-    if (this.streaming >= this.limit) return undefined;
+    if (this.streaming >= this.config.parallel) return undefined;
     this.streaming += 1;
     let created: GlanceImage;
     try {

@@ -1,7 +1,7 @@
 import type { GlanceClient, GlanceImage } from './client.js';
 import type { ResolvedGlanceConfig } from './config.js';
 import { patchTowards, PROP } from './properties.js';
-import type { BackendContext, ImageRecord } from '../types.js';
+import type { BackendContextWithoutWork, ImageRecord } from '../types.js';
 
 /**
  * Who may use an image: a VO maps to a Keystone project. `private` and `public` images
@@ -30,7 +30,7 @@ export class GlanceSharing {
   }
 
   /** With `shared` visibility: the VO project becomes a member and the membership is accepted. */
-  async share(id: string, image: ImageRecord, ctx: BackendContext): Promise<void> {
+  async share(id: string, image: ImageRecord, ctx: BackendContextWithoutWork): Promise<void> {
     const project = this.projectFor(image.vo);
     if (this.config.visibility !== 'shared' || project === undefined) return;
     await this.client.addMember(id, project, ctx.signal);
