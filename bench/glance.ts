@@ -49,7 +49,9 @@ import { GiB, MiB, mibps, pairedRounds, sizeLabel } from './lib/stats.js';
 const ONE = QUICK ? 64 * MiB : 1 * GiB;
 const MANY = QUICK ? { count: 4, size: 8 * MiB } : { count: 20, size: 50 * MiB };
 const BIG = QUICK ? undefined : 4 * GiB;
-const ROUNDS = QUICK ? 1 : 3;
+const ROUNDS = Number(process.env['VMICAST_BENCH_ROUNDS'] ?? (QUICK ? 1 : 3));
+/** VMICAST_BENCH_ARMS=vmicatcher,curlT: only these arms, and only the one-image case (a quick look). */
+const ARMS = process.env['VMICAST_BENCH_ARMS']?.split(',');
 const RSS_GOAL_MB = 80;
 const VO = 'vo.bench.example.org';
 const CHILD = join(REPO, 'bench/lib/glance-deliver.mjs');
@@ -155,7 +157,8 @@ async function oneImageArms(b: Bench, file: DataFile): Promise<Record<string, ()
       }
     };
   }
-  return arms;
+  if (ARMS === undefined) return arms;
+  return Object.fromEntries(Object.entries(arms).filter(([name]) => ARMS.includes(name)));
 }
 
 const phase = (x: Sample) => (x.transferMs === undefined ? '' : `, downloads ${secs(x.transferMs)}`);
@@ -291,6 +294,7 @@ await runBenchmark('glance', 'First sync into a real Glance (benchmark 7)', asyn
   try {
     const one = await randomFile(ONE);
     await attempt(`${sizeLabel(ONE)} raw`, () => oneImage(b, one));
+    if (ARMS !== undefined) return { rows, details, note: `arms ${ARMS.join(', ')} only` };
     const files: DataFile[] = [];
     for (let i = 0; i < MANY.count; i++) files.push(await randomFile(MANY.size, `glance${i}`));
     await attempt(`${MANY.count} x ${sizeLabel(MANY.size)} raw`, () => manyImages(b, files));

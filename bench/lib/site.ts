@@ -18,7 +18,8 @@ import { openSubscription } from '../../test/helpers/catcher.js';
  * processes (`vmicatcher --home H --config C ...`), each in a fresh home.
  */
 
-export const CATCHER = join(REPO, 'dist/catcher/main.js');
+/** VMICAST_BENCH_CATCHER: another build's main.js, to compare two builds in the same way. */
+export const CATCHER = process.env['VMICAST_BENCH_CATCHER'] ?? join(REPO, 'dist/catcher/main.js');
 export const CASTER = join(REPO, 'dist/caster/main.js');
 
 export { ensureBuilt, REPO };

@@ -11,6 +11,8 @@ PACKAGES=(
   igtf-policy-classic fetch-crl   # the real IGTF trust anchors
   qemu-utils bzip2 xz-utils       # qemu-img and decompressors: format detection and conversion
   glance-api glance-common sqlite3 # a real OpenStack Glance for backend tests
+  keystone uwsgi-core uwsgi-plugin-python3 # a real Keystone (served by uwsgi) in front of it
+  python3-keystonemiddleware python3-openstackclient # Glance's authtoken; the operator's client
   squid                           # an HTTP proxy for https_proxy tests
   nginx-light                     # a second HTTP server for benchmarks
   chromium                        # status page tests in headless Chromium
@@ -30,6 +32,9 @@ glance-common glance/configure_db boolean false
 glance-common glance/configure_rabbit boolean false
 glance-common glance/configure_ksat boolean false
 glance-api glance/configure_api-endpoint boolean false
+keystone keystone/configure_db boolean false
+keystone keystone/create-admin-tenant boolean false
+keystone keystone/register-endpoint boolean false
 igtf-policy-classic igtf-policy/location multiselect /etc/grid-security/certificates
 igtf-policy-classic igtf-policy-classic/install_profile boolean true
 SEL
@@ -45,5 +50,5 @@ $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends \
   -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${missing[@]}"
 if [ -d /run/systemd/system ]; then
-  $SUDO systemctl disable --now glance-api squid nginx docker-registry 2>/dev/null || true
+  $SUDO systemctl disable --now glance-api keystone squid nginx docker-registry 2>/dev/null || true
 fi

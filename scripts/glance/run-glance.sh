@@ -14,13 +14,16 @@
 #     --context headers: the request context comes from X-Identity-Status: Confirmed,
 #     X-Project-Id, X-User-Id and X-Roles headers (Glance's ContextMiddleware), so tests
 #     can act as admin or as a non-admin project; requests without them get 401.
+#     --context keystone --auth-conf FILE: keystonemiddleware's authtoken in front (a real
+#     Keystone, test/helpers/keystone.ts); FILE holds the [keystone_authtoken] section,
+#     appended to glance-api.conf. Glance's default policy applies (no public override).
 #   run-glance.sh stop --dir STATE_DIR
 # The state directory is created if missing and belongs to the caller; remove it after stop.
 # Exit status: 0 ok, 2 usage, 3 glance-api or glance-manage not installed, 1 failed to start.
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 start --port PORT --dir STATE_DIR [--context headers|unauthenticated] | stop --dir STATE_DIR" >&2
+  echo "usage: $0 start --port PORT --dir STATE_DIR [--context headers|unauthenticated|keystone --auth-conf FILE] | stop --dir STATE_DIR" >&2
   exit 2
 }
 
@@ -30,14 +33,17 @@ shift
 port=""
 dir=""
 context="unauthenticated-context"
+auth_conf=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --port) port=${2:-}; shift 2 ;;
     --dir) dir=${2:-}; shift 2 ;;
+    --auth-conf) auth_conf=${2:-}; shift 2 ;;
     --context)
       case "${2:-}" in
         headers) context="context" ;;
         unauthenticated) context="unauthenticated-context" ;;
+        keystone) context="authtoken context" ;;
         *) usage ;;
       esac
       shift 2 ;;
@@ -45,6 +51,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 [ -n "$dir" ] || usage
+# authtoken without its configuration, or a configuration without authtoken, is a mistake.
+[ "$context" = "authtoken context" ] && [ -z "$auth_conf" ] && usage
+[ "$context" != "authtoken context" ] && [ -n "$auth_conf" ] && usage
 
 write_config() {
   mkdir -p "$dir"/{images,staging,tasks,cache,lock}
@@ -73,6 +82,9 @@ paste.filter_factory = glance.api.middleware.context:UnauthenticatedContextMiddl
 paste.filter_factory = glance.api.middleware.context:ContextMiddleware.factory
 [filter:http_proxy_to_wsgi]
 paste.filter_factory = oslo_middleware:HTTPProxyToWSGI.factory
+[filter:authtoken]
+paste.filter_factory = keystonemiddleware.auth_token:filter_factory
+delay_auth_decision = true
 PASTE
   # Glance looks for schema-image.json next to its config file.
   cp /usr/share/glance-common/schema-image.json "$dir/"
@@ -108,6 +120,10 @@ CONF
   # The unauthenticated context has is_admin but no roles; "publicize_image" is
   # "role:admin" without a deprecated fallback, so public images need this override.
   printf '"publicize_image": ""\n' > "$dir/policy.yaml"
+  if [ -n "$auth_conf" ]; then
+    cat "$auth_conf" >> "$dir/glance-api.conf"
+    : > "$dir/policy.yaml"
+  fi
 }
 
 wait_ready() {

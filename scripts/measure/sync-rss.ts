@@ -6,7 +6,7 @@
  * from scripts/measure/sampler.mjs preloaded into the measured process.
  *
  *   node --import tsx scripts/measure/sync-rss.ts [--dist DIR] [--sizes 64,1024] [--rounds N]
- *        [--series DIR] [--variant 'NAME|NODE FLAGS|ENV=VALUE ...'] ...
+ *        [--series DIR] [--variant 'NAME|NODE FLAGS|ENV=VALUE ...[|DIST]'] ...
  *
  * A variant's node flags go before the program (e.g. `--max-semi-space-size=1`); its
  * environment reaches the program (a scratch copy of dist/ may read knobs from it).
@@ -25,6 +25,8 @@ interface Variant {
   name: string;
   flags: string[];
   env: Record<string, string>;
+  /** Another build to run (a baseline beside the current one, in the same rounds). */
+  dist?: string;
 }
 
 function parseArgs(argv: string[]) {
@@ -40,8 +42,9 @@ function parseArgs(argv: string[]) {
     else if (argv[i] === '--rounds') rounds = Number(value);
     else if (argv[i] === '--series') series = resolve(value);
     else if (argv[i] === '--variant') {
-      const [name = '', flags = '', env = ''] = value.split('|');
+      const [name = '', flags = '', env = '', other = ''] = value.split('|');
       variants.push({
+        ...(other === '' ? {} : { dist: resolve(other) }),
         name,
         flags: flags.split(' ').filter((f) => f !== ''),
         env: Object.fromEntries(
@@ -92,7 +95,7 @@ async function main(): Promise<void> {
           try {
             await subscribeSite(site, server.url(`/${listName}`));
             const out = join(site.home, 'mem.json');
-            const args = [...v.flags, '--import', SAMPLER, join(dist, 'catcher/main.js')];
+            const args = [...v.flags, '--import', SAMPLER, join(v.dist ?? dist, 'catcher/main.js')];
             const m = await run(
               process.execPath,
               [...args, '--home', site.home, '--config', site.configPath, 'sync', '--json'],

@@ -100,7 +100,7 @@ export function checkImageUrl(value: string, what = 'image URL'): URL {
 }
 
 /**
- * Measures an image served over HTTP(S) while it streams, with the shared got client: TLS
+ * Measures an image served over HTTP(S) while it streams, with the shared HTTP client: TLS
  * always verified (system CAs plus NODE_EXTRA_CA_CERTS), proxies from the environment, no
  * downgrade on redirects, no retries, no decompression.
  */

@@ -1,9 +1,8 @@
 import { chmod, readFile } from 'node:fs/promises';
-import type { Got } from 'got';
 import type { Logger } from 'pino';
 import { openDatabase, type Db } from '../shared/db.js';
 import { VmiError } from '../shared/errors.js';
-import { createHttpClient } from '../shared/http.js';
+import { createHttpClient, type HttpClient } from '../shared/http.js';
 import { silentLogger } from '../shared/log.js';
 import { toPem } from '../shared/pki/pem.js';
 import { TrustStoreCache } from '../shared/pki/trustdir.js';
@@ -30,7 +29,7 @@ export interface Catcher {
   clock: () => Date;
   trust(): Promise<TrustStore>;
   vomsDir(): Promise<VomsDir>;
-  http(): Promise<Got>;
+  http(): Promise<HttpClient>;
   close(): Promise<void>;
 }
 
@@ -45,11 +44,11 @@ export async function openCatcher(config: CatcherConfig, options: CatcherOptions
   // Subscription credentials live in the database: readable by its owner only.
   for (const suffix of ['', '-wal', '-shm']) await chmod(`${path}${suffix}`, 0o600).catch(() => undefined);
   const trustCache = new TrustStoreCache(config.caDir);
-  let http: Got | undefined;
+  let http: HttpClient | undefined;
   let httpStore: TrustStore | undefined;
   const cache = new CacheLayout(config.cache);
   await cache.ensure();
-  const backends = createBackends(config.backends);
+  const backends = await createBackends(config.backends);
   return {
     config,
     db,

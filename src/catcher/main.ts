@@ -4,6 +4,7 @@ import { runProgram } from '../shared/cli.js';
 import { addVerifyCommand } from '../shared/verifycli.js';
 import { addCatcherCommands } from './cli/lists.js';
 import { addOpsCommands } from './cli/ops.js';
+import { addTakeoverCommand } from './cli/takeover.js';
 import { VERSION } from '../shared/version.js';
 
 const NAME = 'vmicatcher';
@@ -20,6 +21,7 @@ export function buildProgram(): Command {
   addVerifyCommand(program, NAME);
   addCatcherCommands(program);
   addOpsCommands(program);
+  addTakeoverCommand(program);
   return program;
 }
 

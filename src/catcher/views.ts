@@ -3,7 +3,9 @@ import { deliveriesOf } from './store/deliveries.js';
 import { currentInstances, type InstanceRow } from './store/instances.js';
 import { listSummaries } from './store/lists.js';
 import { imageRefusals, type ImageRefusal } from './store/refusals.js';
-import { listSubscriptions } from './store/subscriptions.js';
+import { listSubscriptions, type Subscription } from './store/subscriptions.js';
+import type { Json, JsonObject } from '../shared/imagelist/model.js';
+import { parseReference } from '../shared/oci/reference.js';
 
 /** What `subscriptions --json`, `images --json` and the status endpoint show (CONTRACT.md). */
 
@@ -22,6 +24,30 @@ export interface SubscriptionView {
   state: 'active' | 'removing';
   /** Images of the accepted list refused one by one (IMAGE_IDENTIFIER_CLAIMED). */
   refusedImages: ImageRefusal[];
+  /** `list`: a signed image list; `registry`: a registry followed without a signature (issue 15). */
+  source: 'list' | 'registry';
+  signed: boolean;
+  /** What a registry subscription follows; null for a list. Credentials are never shown. */
+  registry: RegistryView | null;
+}
+
+export interface RegistryView {
+  host: string;
+  scope: 'project' | 'repository';
+  /** The project, or the repository's full name. */
+  name: string;
+  tagPattern: string;
+}
+
+function registryView(sub: Subscription): RegistryView | null {
+  const r = sub.registry;
+  if (r === null) return null;
+  return {
+    host: r.registry,
+    scope: r.scope.kind,
+    name: r.scope.kind === 'project' ? r.scope.project : r.scope.repository,
+    tagPattern: r.tagPattern,
+  };
 }
 
 export function subscriptionViews(db: Db): SubscriptionView[] {
@@ -34,7 +60,8 @@ export function subscriptionViews(db: Db): SubscriptionView[] {
       vo: current?.vo ?? s.vo,
       version: current?.version ?? null,
       created: current?.created ?? null,
-      expires: current?.expires ?? null,
+      // A registry subscription's stored entries never expire: no list expiry to watch.
+      expires: s.registry === null ? (current?.expires ?? null) : null,
       lastSuccess: s.lastSuccessAt,
       lastError: s.lastError === null ? null : { code: s.lastError.code, message: s.lastError.message },
       endorsers: s.endorsers,
@@ -42,6 +69,9 @@ export function subscriptionViews(db: Db): SubscriptionView[] {
       lapsedSince: s.lapsedSince,
       state: s.state,
       refusedImages: imageRefusals(db, s.id),
+      source: s.registry === null ? 'list' : 'registry',
+      signed: s.registry === null,
+      registry: registryView(s),
     };
   });
 }
@@ -66,6 +96,48 @@ export interface ImageView {
     string,
     { state: string; refs: string[]; lastError: { code: string; message: string } | null }
   >;
+  /** Artefacts attached to a registry image (an SBOM), when its entry lists them (`vmi:oci:referrers`). */
+  referrers?: ReferrerView[];
+}
+
+export interface ReferrerView {
+  /** `<registry>/<repository>@sha256:<hex>`: where the attached artefact is. */
+  reference: string;
+  artifactType: string | null;
+}
+
+const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
+
+/** `<registry>/<repository>` of a `vmi:oci:manifest` reference, when it is one (never other text). */
+function repositoryOf(manifest: Json | undefined): string | undefined {
+  if (typeof manifest !== 'string') return undefined;
+  try {
+    const ref = parseReference(manifest);
+    return `${ref.registry}/${ref.repository}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The referrers a registry image's entry records, each named where it can be pulled. The entry
+ * came from a registry: elements that are not a digest-bearing object are left out.
+ */
+function referrersOf(entry: JsonObject): ReferrerView[] | undefined {
+  const list = entry['vmi:oci:referrers'];
+  if (!Array.isArray(list)) return undefined;
+  const repository = repositoryOf(entry['vmi:oci:manifest']);
+  return list.flatMap((r) => {
+    if (typeof r !== 'object' || r === null || Array.isArray(r)) return [];
+    const { digest, artifactType } = r;
+    if (typeof digest !== 'string' || !DIGEST_RE.test(digest)) return [];
+    return [
+      {
+        reference: repository === undefined ? digest : `${repository}@${digest}`,
+        artifactType: typeof artifactType === 'string' ? artifactType : null,
+      },
+    ];
+  });
 }
 
 function imageState(inst: InstanceRow, deliveredEverywhere: boolean, backendsHold: boolean): ImageState {
@@ -96,6 +168,7 @@ export function imageViews(db: Db, deliveryBackends: readonly string[]): ImageVi
     const hold = records.some((r) => r.state === 'delivered' || r.state === 'deprecated');
     const supersedes = inst.entry['vmi:supersedes'];
     const title = inst.entry['dc:title'];
+    const referrers = referrersOf(inst.entry);
     return {
       id: inst.identifier,
       subscription: inst.subscriptionId,
@@ -114,6 +187,7 @@ export function imageViews(db: Db, deliveryBackends: readonly string[]): ImageVi
       backends: Object.fromEntries(
         records.map((r) => [r.backend, { state: r.state, refs: r.refs, lastError: r.lastError }]),
       ),
+      ...(referrers === undefined ? {} : { referrers }),
     };
   });
 }

@@ -1,22 +1,29 @@
 import { readFileSync } from 'node:fs';
-import type { Agent as HttpAgent } from 'node:http';
-import type { Agent as HttpsAgent } from 'node:https';
-import { rootCertificates } from 'node:tls';
-import got, { RequestError, type BeforeRedirectHook, type BeforeRequestHook, type Got } from 'got';
+import { Agent as HttpAgent } from 'node:http';
+import { Agent as HttpsAgent } from 'node:https';
+import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
 import { getProxyForUrl } from 'proxy-from-env';
 import { VmiError } from './errors.js';
+import { ResponseStream, type ResponseHead, type StreamOptions, type Transport } from './http-request.js';
 
 /**
- * The HTTP client of both programs (got 14): TLS always verified (system CAs plus the grid
- * CA directory plus configured extras), proxies from `http_proxy`/`https_proxy`/`no_proxy`,
- * no automatic decompression (the bytes must be the bytes that were signed), no silent
- * downgrade from https to http on redirects, and no retries of its own (callers decide).
+ * The HTTP client of both programs, over node:http(s) (http-request.ts): TLS always verified
+ * (system CAs plus the grid CA directory plus configured extras), proxies from
+ * `http_proxy`/`https_proxy`/`no_proxy`, no decompression (the bytes must be the bytes that
+ * were signed), at most 5 redirects, none from https to http, the Authorization header never
+ * sent to another origin, and no retries of its own (callers decide).
  */
+
+export type { ResponseHead, StreamOptions } from './http-request.js';
 
 export interface HttpClientOptions {
   /** Extra CA certificates in PEM (grid CAs, a site CA for Glance, test CAs). */
   extraCaPem?: string[];
   userAgent?: string;
+  /** False: a redirect is handed back as it is (an API whose token must not travel). */
+  followRedirects?: boolean;
+  /** False: never through the environment's proxy (a site-internal service). */
+  proxyFromEnv?: boolean;
 }
 
 const SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
@@ -80,57 +87,64 @@ function checkRedirect(from: URL, to: URL): void {
   );
 }
 
-export function createHttpClient(options: HttpClientOptions = {}): Got {
-  const ca = [...systemCas(), ...(options.extraCaPem ?? [])];
-  return got.extend({
-    retry: { limit: 0 },
-    decompress: false,
-    throwHttpErrors: false,
-    followRedirect: true,
-    maxRedirects: 5,
-    https: { certificateAuthority: ca, rejectUnauthorized: true },
-    headers: { 'user-agent': options.userAgent ?? 'vmicast' },
-    hooks: {
-      beforeRequest: [
-        // The URL is known only now (init hooks run before got merges it in).
-        (async (opts) => {
-          if (opts.url !== undefined) opts.agent = await agentsFor(opts.url, ca);
-        }) satisfies BeforeRequestHook,
-      ],
-      beforeRedirect: [
-        (async (opts, response) => {
-          const to = opts.url instanceof URL ? opts.url : new URL(String(opts.url));
-          checkRedirect(new URL(response.url), to);
-          opts.agent = await agentsFor(to, ca);
-        }) satisfies BeforeRedirectHook,
-      ],
-    },
-  });
+export interface HttpClient {
+  /** The response body as a stream; it emits 'response' with the head first. */
+  stream(url: string | URL, options?: StreamOptions): ResponseStream;
+  /** The whole answer in memory (small answers and tests). */
+  get(
+    url: string | URL,
+    options?: StreamOptions & { responseType?: 'buffer' },
+  ): Promise<ResponseHead & { body: Buffer }>;
 }
 
-/** Maps a got/network failure to a coded error; keeps VmiErrors as they are. */
+export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
+  const ca = [...systemCas(), ...(options.extraCaPem ?? [])];
+  // One context for every connection: built once, not from the CA list at each handshake.
+  let context: SecureContext | undefined;
+  // Agents of this client only: a connection verified with one CA set never serves another.
+  const direct = { http: new HttpAgent({ keepAlive: true }), https: new HttpsAgent({ keepAlive: true }) };
+  const transport: Transport = {
+    userAgent: options.userAgent ?? 'vmicast',
+    maxRedirects: options.followRedirects === false ? 0 : 5,
+    checkRedirect,
+    secureContext: () => (context ??= createSecureContext({ ca })),
+    async agents(url) {
+      const proxied = options.proxyFromEnv === false ? {} : await agentsFor(url, ca);
+      return { http: proxied.http ?? direct.http, https: proxied.https ?? direct.https };
+    },
+  };
+  const stream = (url: string | URL, opts: StreamOptions = {}) =>
+    new ResponseStream(new URL(url), opts, transport);
+  return {
+    stream,
+    async get(url, { responseType: _buffer, ...opts } = {}) {
+      const response = stream(url, opts);
+      const head = await responseOf(response);
+      const chunks: Buffer[] = [];
+      for await (const chunk of response) chunks.push(chunk as Buffer);
+      return { statusCode: head.statusCode, headers: head.headers, body: Buffer.concat(chunks) };
+    },
+  };
+}
+
+/** Maps a network failure to a coded error; keeps VmiErrors as they are. */
 export function transferError(err: unknown, what: string): VmiError {
   if (err instanceof VmiError) return err;
-  if (err instanceof RequestError) {
-    if (err.cause instanceof VmiError) return err.cause;
-    if (err.code === 'ETIMEDOUT' || err.name === 'TimeoutError') {
-      return new VmiError('TIMEOUT', `${what}: timed out (${err.message})`, { cause: err });
-    }
-    return new VmiError('FETCH_FAILED', `${what}: ${err.code} ${err.message}`, { cause: err });
+  if (err instanceof Error && err.cause instanceof VmiError) return err.cause;
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ETIMEDOUT') {
+    return new VmiError('TIMEOUT', `${what}: timed out (${(err as Error).message})`, { cause: err });
   }
   if (err instanceof Error && err.name === 'AbortError') {
     return new VmiError('TIMEOUT', `${what}: aborted`, { cause: err });
   }
   const message = err instanceof Error ? err.message : String(err);
-  return new VmiError('FETCH_FAILED', `${what}: ${message}`, { cause: err });
+  return new VmiError('FETCH_FAILED', `${what}: ${code === undefined ? '' : `${code} `}${message}`, {
+    cause: err,
+  });
 }
 
-export interface ResponseHead {
-  statusCode: number;
-  headers: Record<string, string | string[] | undefined>;
-}
-
-/** Waits for the status line and headers of a got stream (its body is read afterwards). */
+/** Waits for the status line and headers of a response stream (its body is read afterwards). */
 export function responseOf(request: NodeJS.EventEmitter): Promise<ResponseHead> {
   return new Promise((resolve, reject) => {
     request.once('response', resolve);

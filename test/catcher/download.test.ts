@@ -58,7 +58,7 @@ describe('downloadImage', () => {
   it('fetches the image, checks size and digest, and renames it to the verified name', async () => {
     const j = await job();
     const result = await downloadImage(http, j, LIMITS);
-    assert.deepEqual(result, { transferred: IMAGE.length, resumedFrom: 0 });
+    assert.deepEqual(result, { transferred: IMAGE.length, resumedFrom: 0, sha512: SHA512 });
     assert.ok((await readFile(j.verifiedPath)).equals(IMAGE));
     assert.equal(existsSync(j.partialPath), false);
   });
@@ -67,7 +67,7 @@ describe('downloadImage', () => {
     const j = await job();
     await seed(j, IMAGE.subarray(0, 100_000));
     const result = await downloadImage(http, j, LIMITS);
-    assert.deepEqual(result, { transferred: IMAGE.length - 100_000, resumedFrom: 100_000 });
+    assert.deepEqual(result, { transferred: IMAGE.length - 100_000, resumedFrom: 100_000, sha512: SHA512 });
     assert.equal(server.requests('/image.img').at(-1)?.headers.range, 'bytes=100000-');
     assert.ok((await readFile(j.verifiedPath)).equals(IMAGE));
   });
@@ -78,7 +78,7 @@ describe('downloadImage', () => {
     server.fault('/image.img', { kind: 'ignore-range' });
     const result = await downloadImage(http, j, LIMITS);
     // The prefix found is reported; every byte of the image came over the network again.
-    assert.deepEqual(result, { transferred: IMAGE.length, resumedFrom: 1000 });
+    assert.deepEqual(result, { transferred: IMAGE.length, resumedFrom: 1000, sha512: SHA512 });
     assert.ok((await readFile(j.verifiedPath)).equals(IMAGE));
   });
 

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { openCatcher, type Catcher } from '../../src/catcher/catcher.js';
 import { resolveConfig } from '../../src/catcher/config.js';
+import type { RegistrySource } from '../../src/catcher/registry/source.js';
+import type { NewSubscription } from '../../src/catcher/store/subscriptions.js';
 import type { SubscribeRequest } from '../../src/catcher/sync/subscribe.js';
+import { uuid5 } from '../../src/shared/uuid5.js';
 import { silentLogger } from '../../src/shared/log.js';
 import type { Grid } from './grid.js';
 import { tempDir } from './tmp.js';
@@ -81,4 +84,29 @@ export function pinnedSubscription(
   more: Partial<SubscribeRequest> = {},
 ): SubscribeRequest {
   return { ...openSubscription(url), endorser, autoEndorse: false, ...more };
+}
+
+/**
+ * A registry subscription as `vmicatcher subscribe oci://... --unsigned` stores it (the
+ * command itself is tested in test/catcher/registry-subscribe.test.ts).
+ */
+export function registrySubscription(
+  source: RegistrySource,
+  more: { vo?: string; credentials?: { username: string; password: string } } = {},
+): NewSubscription {
+  const path = source.scope.kind === 'project' ? source.scope.project : source.scope.repository;
+  const url = `oci://${source.registry}/${path}`;
+  return {
+    id: uuid5(url),
+    url,
+    vo: more.vo ?? null,
+    requireVoms: false,
+    fqan: null,
+    newImages: 'subscribe',
+    trust: {},
+    username: more.credentials?.username ?? null,
+    password: more.credentials?.password ?? null,
+    endorsers: [],
+    registry: source,
+  };
 }

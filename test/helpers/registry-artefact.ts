@@ -165,3 +165,71 @@ export async function rawPushArtefact(registry: TestRegistry, artefact: EgiArtef
     );
   }
 }
+
+/** An OCI image index over `manifests` (several platforms), written out as text. */
+export function rawIndex(manifests: { digest: string; size: number; arch: string }[]): Buffer {
+  const entries = manifests.map(
+    (m) =>
+      `{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"${m.digest}","size":${m.size},` +
+      `"platform":{"architecture":"${m.arch}","os":"linux"}}`,
+  );
+  return Buffer.from(
+    `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[${entries.join(',')}]}`,
+  );
+}
+
+export const CYCLONEDX = 'application/vnd.cyclonedx+json';
+
+export interface AttachedReferrer {
+  blob: Buffer;
+  manifest: Buffer;
+  manifestDigest: string;
+  /** The fallback index kept under the `sha256-<hex>` tag of the subject. */
+  index: Buffer;
+}
+
+/**
+ * Attaches an SBOM to `subject` as `oras attach --artifact-type application/vnd.cyclonedx+json`
+ * does on a registry without the referrers API (distribution 2.8): the SBOM manifest with a
+ * `subject`, pushed by digest, and an index listing it under the tag `sha256-<subject hex>`
+ * (OCI distribution spec 1.1, "referrers tag schema").
+ */
+export async function rawAttachSbom(
+  registry: TestRegistry,
+  repo: string,
+  subject: { digest: string; size: number },
+  sbom: Buffer = Buffer.from('{"bomFormat":"CycloneDX","specVersion":"1.5","components":[]}'),
+): Promise<AttachedReferrer> {
+  await rawPushBlob(registry, repo, Buffer.from('{}'));
+  const blobDigest = await rawPushBlob(registry, repo, sbom);
+  const manifest = Buffer.from(
+    `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json",` +
+      `"artifactType":"${CYCLONEDX}",` +
+      `"config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"${EMPTY_CONFIG_DIGEST}","size":2,"data":"e30="},` +
+      `"layers":[{"mediaType":"${CYCLONEDX}","digest":"${blobDigest}","size":${sbom.length},` +
+      `"annotations":{"org.opencontainers.image.title":"sbom.cdx.json"}}],` +
+      `"subject":{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"${subject.digest}","size":${subject.size}},` +
+      `"annotations":{"org.opencontainers.image.created":"2025-09-04T10:05:00Z"}}`,
+  );
+  const manifestDigest = sha256(manifest);
+  await rawPutManifest(
+    registry,
+    repo,
+    manifestDigest,
+    manifest,
+    'application/vnd.oci.image.manifest.v1+json',
+  );
+  const index = Buffer.from(
+    `{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[` +
+      `{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"${manifestDigest}",` +
+      `"size":${manifest.length},"artifactType":"${CYCLONEDX}"}]}`,
+  );
+  await rawPutManifest(
+    registry,
+    repo,
+    subject.digest.replace(':', '-'),
+    index,
+    'application/vnd.oci.image.index.v1+json',
+  );
+  return { blob: sbom, manifest, manifestDigest, index };
+}

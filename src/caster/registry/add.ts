@@ -51,7 +51,7 @@ export function diskLayer(manifest: OciImageManifest): OciDescriptor {
 
 async function streamLayer(client: RegistryClient, repo: string, layer: OciDescriptor): Promise<LayerFacts> {
   const url = client.blobUrl(repo, layer.digest);
-  // got keeps the header on the registry's origin only (a redirect to storage drops it).
+  // The HTTP client keeps the header on the registry's origin only (a redirect to storage drops it).
   const authorization = await client.authorization(repo);
   const bar = progressBar(layer.digest.slice(7, 19), layer.size);
   try {
@@ -70,7 +70,7 @@ async function streamLayer(client: RegistryClient, repo: string, layer: OciDescr
     });
     return await measureLayerStream(stream, layer, (bytes) => bar.update(bytes));
   } catch (err) {
-    // got's errors hold the request options, the Authorization header among them: keep
+    // Transport errors hold the request options, the Authorization header among them: keep
     // the coded message, drop the cause.
     const coded = transferError(err, url);
     throw new VmiError(

@@ -1,5 +1,6 @@
 import type { FromSchema } from '../../shared/schema.js';
 import { glanceConfigSchema, type GlanceConfig } from './glance/config.js';
+import { routingProperties } from './routing.js';
 
 /**
  * Backend configuration: a tagged union on `type` (STYLE.md rule 8), one JSON Schema per
@@ -19,6 +20,7 @@ export const directoryConfigSchema = {
     path: { type: 'string', minLength: 1 },
     /** Hard-link instead of copying where the filesystem allows. */
     link: { type: 'boolean', default: true },
+    ...routingProperties,
   },
 } as const;
 

@@ -1,3 +1,4 @@
+import { routingOf, type Routing } from './routing.js';
 import { copyFile, link, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -29,9 +30,11 @@ export class DirectoryBackend implements Backend {
   readonly type = 'directory';
   readonly input = { kind: 'file' } as const;
   readonly name: string;
+  readonly routing: Routing;
 
   constructor(private readonly config: DirectoryConfig) {
     this.name = config.name;
+    this.routing = routingOf(config);
   }
 
   private paths(identifier: string): { file: string; sidecar: string } {

@@ -1,6 +1,5 @@
 import type { BackendConfig, ExecConfig } from './config.js';
 import { DirectoryBackend } from './directory.js';
-import { createGlanceBackend } from './glance/create.js';
 import type { Backend } from './types.js';
 
 /**
@@ -13,7 +12,7 @@ export interface Backends {
   exec: ExecConfig[];
 }
 
-export function createBackends(configs: readonly BackendConfig[]): Backends {
+export async function createBackends(configs: readonly BackendConfig[]): Promise<Backends> {
   const backends: Backends = { delivery: [], exec: [] };
   for (const config of configs) {
     switch (config.type) {
@@ -23,9 +22,13 @@ export function createBackends(configs: readonly BackendConfig[]): Backends {
       case 'exec':
         backends.exec.push(config);
         break;
-      case 'glance':
+      case 'glance': {
+        // Loaded only for a Glance backend: its HTTP client (got) costs 11 MB of memory
+        // that a sync into directories alone never needs (issue 14, item 6).
+        const { createGlanceBackend } = await import('./glance/create.js');
         backends.delivery.push(createGlanceBackend(config));
         break;
+      }
       default: {
         const unknown: never = config;
         throw new Error(`unknown backend type ${JSON.stringify(unknown)}`);

@@ -1,3 +1,4 @@
+import type { Routing } from './routing.js';
 import type { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { DiskFormat, PreparedDisk } from '../../shared/format/types.js';
@@ -95,6 +96,8 @@ export interface Backend {
   readonly input: BackendInput;
   /** Operations on different images this backend may run at once (default 1). */
   readonly parallel?: number;
+  /** Which images it takes (routing.ts); undefined: every image. */
+  readonly routing?: Routing;
   /**
    * Optional: takes a one-disk image's bytes while they download; undefined when it will not
    * (format not taken, too many at once, the image already held).

@@ -159,6 +159,20 @@ export class CacheLayout {
     return (await this.own(key, 'ok'))[0];
   }
 
+  /**
+   * The verified file of a download under the key of another digest, same random part: an
+   * unsigned registry image's key changes when its measured SHA-512 replaces the placeholder.
+   */
+  async rekey(verifiedPath: string, key: DownloadKey): Promise<string> {
+    const name = basename(verifiedPath);
+    const own = OWN.exec(name);
+    if (own === null || own[2] !== 'ok') throw new Error(`not a verified download file: ${name}`);
+    const target = join(dirname(verifiedPath), `.${downloadKey(key)}${name.slice(1 + 32)}`);
+    await rename(verifiedPath, target);
+    await syncDirectory(dirname(target));
+    return target;
+  }
+
   async exists(path: string): Promise<boolean> {
     return stat(path).then(
       (s) => s.isFile(),

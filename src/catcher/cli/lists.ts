@@ -1,9 +1,10 @@
-import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { action, parseTime, printJson } from '../../shared/cli.js';
 import { VmiError } from '../../shared/errors.js';
 import { withCatcher } from './context.js';
 import { addImportCommand } from './import.js';
+import { checkFlagsFor, passwordFromFile, subscribeRegistry } from './subscribe-registry.js';
+import { DEFAULT_TAG_PATTERN } from '../registry/source.js';
 import type { NewImagePolicy } from '../sync/reconcile.js';
 import type { TrustOverrides } from '../store/subscriptions.js';
 
@@ -28,6 +29,9 @@ interface SubscribeFlags {
   purpose?: TrustOverrides['purpose'];
   at?: Date;
   json?: boolean;
+  unsigned?: boolean;
+  tagPattern?: string;
+  repository?: boolean;
 }
 
 function trustOverrides(flags: SubscribeFlags): TrustOverrides {
@@ -39,18 +43,16 @@ function trustOverrides(flags: SubscribeFlags): TrustOverrides {
 }
 
 async function password(flags: SubscribeFlags): Promise<string | undefined> {
-  if (flags.passwordFile === undefined) return flags.password;
-  const text = await readFile(flags.passwordFile, 'utf8').catch((err: unknown) => {
-    throw new VmiError('USAGE', `cannot read ${flags.passwordFile ?? ''}: ${(err as Error).message}`);
-  });
-  return text.replace(/\r?\n$/, '');
+  return flags.passwordFile === undefined ? flags.password : passwordFromFile(flags.passwordFile);
 }
 
 function addSubscribe(program: Command): void {
   program
     .command('subscribe')
-    .description('subscribe to a signed image list; it is fetched and verified now')
-    .argument('<url>', 'URL of the signed list')
+    .description(
+      'subscribe to a signed image list (fetched and verified now), or with --unsigned to a registry (oci://)',
+    )
+    .argument('<url>', 'URL of the signed list, or oci://HOST[:PORT]/PROJECT[/REPOSITORY]')
     .option('--endorser-dn <dn>', 'trusted endorser subject (oneline form)')
     .option('--endorser-ca <dn>', 'trusted endorser CA subject (oneline form)')
     .option('--auto-endorse', 'trust the signer seen now (trust on first use)')
@@ -74,10 +76,14 @@ function addSubscribe(program: Command): void {
     )
     .option('--allow-sha1', 'accept SHA-1 signatures for this subscription')
     .addOption(new Option('--purpose <purpose>', 'required certificate purpose').choices(['smime', 'any']))
+    .option('--unsigned', 'oci:// only: follow a registry without a signed list (it carries no signature)')
+    .option('--tag-pattern <re>', `oci:// only: tags followed (JavaScript RegExp; ${DEFAULT_TAG_PATTERN})`)
+    .option('--repository', 'oci:// only: a one-segment path is a repository, not a project')
     .option('--at <time>', 'judge at this ISO 8601 UTC time instead of now', parseTime)
     .option('--json', 'print the result as JSON')
     .action(
       action(NAME, async (url: string, flags: SubscribeFlags, cmd: Command) => {
+        if (checkFlagsFor(url, flags) === 'registry') return subscribeRegistry(url, flags, cmd);
         if ((flags.endorserDn === undefined) !== (flags.endorserCa === undefined)) {
           throw new VmiError('USAGE', '--endorser-dn and --endorser-ca go together');
         }
@@ -123,9 +129,11 @@ function addListing(program: Command): void {
         if (flags.json === true) return printJson(views);
         for (const v of views) {
           const error = v.lastError === null ? 'ok' : `${v.lastError.code}: ${v.lastError.message}`;
-          process.stdout.write(
-            `${v.id}  v${v.version ?? '-'}  expires ${v.expires ?? '-'}  ${v.url}  [${error}]\n`,
-          );
+          const what =
+            v.registry === null
+              ? `v${v.version ?? '-'}  expires ${v.expires ?? '-'}`
+              : `unsigned registry ${v.registry.scope}, tags ${v.registry.tagPattern}`;
+          process.stdout.write(`${v.id}  ${what}  ${v.url}  [${error}]\n`);
         }
       }),
     );

@@ -6,13 +6,7 @@ import type { Backend, BackendContext, ImageRecord } from '../backends/types.js'
 import type { CacheLayout } from '../cache/layout.js';
 import { DiskPreparer } from './disks.js';
 import { imageRecord } from './record.js';
-import {
-  completedAppliances,
-  planDeliveries,
-  planRetirements,
-  type DeliveryAction,
-  type PlannedAction,
-} from './plan.js';
+import { completedAppliances, type DeliveryAction, type PlannedAction } from './plan.js';
 import type { LifecycleView } from '../sync/lifecycle.js';
 import type { RunContext } from '../sync/run-context.js';
 import {
@@ -23,8 +17,9 @@ import {
   saveDelivery,
   type DeliveryState,
 } from '../store/deliveries.js';
-import { applianceMembers, listedAppliances } from '../store/images.js';
-import { currentInstance, heldButUnwanted, wantedInstances, type InstanceRow } from '../store/instances.js';
+import { listedAppliances } from '../store/images.js';
+import { currentInstance } from '../store/instances.js';
+import { deliveriesFor, retirementsFor, routeCheck } from './routes.js';
 
 /**
  * Step 10, last part: carries out the delivery plan (deliveryplan.ts) on each delivery
@@ -259,23 +254,14 @@ async function deliverEach(
   backends: readonly Backend[],
   options: RunOptions,
 ): Promise<DeliveryOutcome[]> {
-  const { db } = run;
+  const routes = routeCheck(run.db, options.voOf);
   // Backends side by side: one slow or failing cloud delays no other.
   const perBackend = await Promise.all(
     backends.map(async (backend) => {
-      const cached = wantedInstances(db, 'cached').map((inst: InstanceRow) => ({
-        inst,
-        record: delivery(db, inst.id, backend.name),
-        members: applianceMembers(db, inst),
-      }));
-      const outcomes = await executeAll(run, options, backend, planDeliveries(cached, run.now));
+      const outcomes = await executeAll(run, options, backend, deliveriesFor(run, backend, routes));
       announceAppliances(run, backend);
-      const held = heldButUnwanted(db, backend.name).flatMap((inst) => {
-        const record = delivery(db, inst.id, backend.name);
-        return record === undefined ? [] : [{ inst, record }];
-      });
-      const retirements = planRetirements(held, backend.name, options.view);
-      const done = [...outcomes, ...(await executeAll(run, options, backend, retirements))];
+      const leaving = retirementsFor(run, backend, routes, options.view);
+      const done = [...outcomes, ...(await executeAll(run, options, backend, leaving))];
       await sweep(run, options, backend);
       return done;
     }),

@@ -1,11 +1,15 @@
 import { rm } from 'node:fs/promises';
-import type { Got } from 'got';
-import { asVmiError, type VmiError } from '../../shared/errors.js';
+import type { HttpClient } from '../../shared/http.js';
+import type { Db } from '../../shared/db.js';
+import { asVmiError, VmiError } from '../../shared/errors.js';
 import { downloadKey, type CacheLayout } from '../cache/layout.js';
 import type { CatcherConfig } from '../config.js';
 import type { InflightDelivery } from '../deliver/inflight.js';
 import { saveDelivery } from '../store/deliveries.js';
-import { registryBlob } from '../../shared/oci/blob-url.js';
+import { getSubscription } from '../store/subscriptions.js';
+import type { Credentials } from '../../shared/oci/auth.js';
+import type { RegistryBlob } from '../../shared/oci/blob-url.js';
+import { pendingSha256, registryBlob } from '../../shared/oci/blob-url.js';
 import { RegistryAccess } from './registry.js';
 import { downloadImage, isRetryable } from './transfer.js';
 import type { RunContext } from '../sync/run-context.js';
@@ -13,6 +17,7 @@ import {
   recordInstanceError,
   resetDownloading,
   setInstanceState,
+  setMeasuredSha512,
   setPending,
   unusedVerified,
   wantedInstances,
@@ -40,7 +45,7 @@ export interface DownloadOutcome {
 export type DownloadLimits = CatcherConfig['downloads'];
 
 export interface DownloadOptions {
-  http: Got;
+  http: HttpClient;
   cache: CacheLayout;
   limits: DownloadLimits;
   /** Counts bytes for metrics. */
@@ -79,6 +84,17 @@ function refuseUnsafe(run: RunContext, cache: CacheLayout, inst: InstanceRow): D
   }
 }
 
+/**
+ * The credentials of a registry subscription, for blobs of its own registry only: a list's
+ * Basic credentials are for its list server and never go to a registry it names.
+ */
+function registryCredentials(db: Db, inst: InstanceRow, blob: RegistryBlob): Credentials | undefined {
+  const sub = getSubscription(db, inst.subscriptionId);
+  if (sub?.registry == null || sub.registry.registry !== blob.registry) return undefined;
+  if (sub.username === null || sub.password === null) return undefined;
+  return { username: sub.username, password: sub.password };
+}
+
 async function downloadInstance(
   run: RunContext,
   options: DownloadOptions,
@@ -105,11 +121,20 @@ async function downloadInstance(
       // A registry blob: its digest is checked too, and its registry may want a token.
       const blob = registryBlob(inst.uri);
       if (blob !== undefined) options.registries ??= new RegistryAccess(options.http);
-      const headers = blob === undefined ? undefined : await options.registries?.headers(blob);
+      const access = blob === undefined ? undefined : registryCredentials(db, inst, blob);
+      const headers = blob === undefined ? undefined : await options.registries?.headers(blob, access);
       const pinned = { sha256: blob?.sha256, headers };
+      // An unsigned registry image: known by its layer's sha256 only, its SHA-512 is measured.
+      const unmeasured = pendingSha256(inst.sha512) !== undefined;
+      if (unmeasured && blob?.sha256 !== pendingSha256(inst.sha512))
+        throw new VmiError(
+          'IMAGE_DIGEST_MISMATCH',
+          `${inst.uri} does not name the layer digest the registry gave`,
+        );
+      const sha512 = unmeasured ? undefined : inst.sha512;
       const result = await downloadImage(
         options.http,
-        { uri: inst.uri, size: inst.size, sha512: inst.sha512, partialPath, verifiedPath, tap, ...pinned },
+        { uri: inst.uri, size: inst.size, sha512, partialPath, verifiedPath, tap, ...pinned },
         {
           stallMs: limits.stallSeconds * 1000,
           minBytesPerSecond: limits.minBytesPerSecond,
@@ -127,6 +152,11 @@ async function downloadInstance(
       transferMs += performance.now() - attemptStart;
       transferred += result.transferred;
       options.onBytes?.(result.transferred);
+      if (unmeasured) {
+        // Renamed before the row changes: a crash in between leaves a file no key wants (swept).
+        await cache.rekey(verifiedPath, { ...inst, sha512: result.sha512 });
+        setMeasuredSha512(db, inst.id, result.sha512);
+      }
       // Verified (and renamed to its `.ok` name): waits for the cache phase and AvailablePrefix.
       setInstanceState(db, inst.id, 'verified', now);
       log.info({ bytes: inst.size, resumedFrom: result.resumedFrom }, 'image downloaded and verified');

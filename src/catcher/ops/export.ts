@@ -3,6 +3,7 @@ import type { JsonObject } from '../../shared/imagelist/model.js';
 import { VERSION } from '../../shared/version.js';
 import { CacheLayout } from '../cache/layout.js';
 import { deliveriesOf } from '../store/deliveries.js';
+import { voAccounts, type VoAccount } from '../store/accounting.js';
 import { listedAppliances } from '../store/images.js';
 import { wantedInstances } from '../store/instances.js';
 import { listSummaries } from '../store/lists.js';
@@ -57,6 +58,8 @@ export interface SiteIndex {
   generatedAt: string;
   site: string;
   images: SiteImage[];
+  /** What each VO has at each cloud (issue 16): images, bytes held and delivered. */
+  accounting: VoAccount[];
 }
 
 const text = (entry: JsonObject, key: string): string | null => {
@@ -136,5 +139,6 @@ export function buildSiteIndex(source: StatusSource, site: string = hostname()):
     generatedAt: now.toISOString(),
     site,
     images,
+    accounting: voAccounts(db).filter((a) => typeOf.has(a.backend)),
   };
 }

@@ -114,6 +114,22 @@ export function evaluateHealth(status: Omit<SiteStatus, 'health'>, t: Thresholds
       `events of backend ${b.name} failing for ${formatDuration(age)}${code}`,
     );
   }
+  // Each cloud on its own (issue 16): one backend's failing deliveries are that backend's.
+  const failingDeliveries: PerfDatum[] = [];
+  for (const b of status.backends) {
+    if (b.deliveries === null) continue;
+    failingDeliveries.push({
+      label: `failing_deliveries_${b.name}`,
+      value: b.failing,
+      uom: '',
+      warn: '0',
+      crit: '',
+      min: '0',
+    });
+    if (b.failing === 0) continue;
+    const code = b.lastError === null ? '' : ` (last error ${b.lastError.code})`;
+    add('WARNING', `backend ${b.name}: ${b.failing} deliveries failing${code}`);
+  }
   const worst = problems.some((p) => p.severity === 'CRITICAL')
     ? 'CRITICAL'
     : problems.length > 0
@@ -178,6 +194,7 @@ export function evaluateHealth(status: Omit<SiteStatus, 'health'>, t: Thresholds
       crit: String(t.outboxHours[1] * H),
       min: '0',
     },
+    ...failingDeliveries,
   );
   return { status: worst, summary, problems, perfdata };
 }

@@ -142,6 +142,21 @@ export class CatcherMetrics {
     'Age of the oldest failing event of each exec backend (0: none failing)',
     ['backend'],
   );
+  private readonly voImages = this.gauge(
+    'vmicatcher_vo_images',
+    'Current images usable at each backend (cloud), by VO ("" for lists without a VO)',
+    ['backend', 'vo'],
+  );
+  private readonly voBytesHeld = this.gauge(
+    'vmicatcher_vo_bytes_held',
+    'Bytes of the images each backend holds for each VO (usable, hidden or staged)',
+    ['backend', 'vo'],
+  );
+  private readonly voBytesDelivered = this.gauge(
+    'vmicatcher_vo_delivered_bytes',
+    'Bytes of every image delivered to each backend for each VO, retired ones included',
+    ['backend', 'vo'],
+  );
   private readonly downloadQueue = this.gauge(
     'vmicatcher_download_queue',
     'Wanted images not cached yet: waiting, and among them failing',
@@ -260,6 +275,13 @@ export class CatcherMetrics {
         const since = b.outbox.oldestFailingSince;
         this.outboxAge.set({ backend: b.name }, since === null ? 0 : Math.max(0, now - seconds(since)));
       }
+    }
+    for (const g of [this.voImages, this.voBytesHeld, this.voBytesDelivered]) g.reset();
+    for (const a of status.accounting) {
+      const labels = { backend: a.backend, vo: a.vo ?? '' };
+      this.voImages.set(labels, a.images);
+      this.voBytesHeld.set(labels, a.bytesHeld);
+      this.voBytesDelivered.set(labels, a.bytesDelivered);
     }
     this.downloadQueue.set({ state: 'waiting' }, status.totals.downloads.waiting);
     this.downloadQueue.set({ state: 'failing' }, status.totals.downloads.failing);

@@ -1,3 +1,4 @@
+import type { VoAccount } from '../store/accounting.js';
 import type { TrustSummary } from '../../shared/pki/truststore.js';
 import type { OutboxSummary } from '../store/outbox.js';
 import type { ImageState, ImageView, SubscriptionView } from '../views.js';
@@ -77,6 +78,8 @@ export interface BackendStatus {
   deliveries: Record<string, number> | null;
   failing: number;
   lastError: (ExplainedError & { at: string; image: string }) | null;
+  /** Wanted images this delivery backend does not take (its routing), and why. */
+  heldBack: { identifier: string; subscription: string; reason: string }[];
   /** The vmcatcher event outbox (exec backends). */
   outbox: (Omit<OutboxSummary, 'lastError'> & { lastError: ExplainedError | null }) | null;
 }
@@ -106,5 +109,7 @@ export interface SiteStatus {
   subscriptions: SubscriptionStatus[];
   images: ImageStatus[];
   backends: BackendStatus[];
+  /** What each VO has at each cloud (delivery backend): images, bytes, last change. */
+  accounting: VoAccount[];
   trust: TrustStatus;
 }

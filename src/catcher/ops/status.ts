@@ -1,3 +1,7 @@
+import { voAccounts } from '../store/accounting.js';
+import { routingOf } from '../backends/routing.js';
+import { heldBackImages } from '../deliver/routes.js';
+import { listSummaries } from '../store/lists.js';
 import { asVmiError } from '../../shared/errors.js';
 import { summarizeTrustStore } from '../../shared/pki/truststore.js';
 import { VERSION } from '../../shared/version.js';
@@ -75,6 +79,11 @@ function backends(source: StatusSource): BackendStatus[] {
   const { db, config } = source;
   const execNames = config.backends.filter((b) => b.type === 'exec').map((b) => b.name);
   const outboxes = new Map(outboxSummary(db, execNames).map((o) => [o.backend, o]));
+  const lists = listSummaries(db);
+  const routed = config.backends.flatMap((b) =>
+    b.type === 'exec' ? [] : [{ name: b.name, routing: routingOf(b) }],
+  );
+  const held = heldBackImages(db, routed, (id) => lists.get(id)?.vo ?? undefined);
   return config.backends.map((b) => {
     const outbox = outboxes.get(b.name);
     if (outbox !== undefined) {
@@ -84,6 +93,7 @@ function backends(source: StatusSource): BackendStatus[] {
         deliveries: null,
         failing: outbox.failed,
         lastError: null,
+        heldBack: [],
         outbox: { ...outbox, lastError: explained(outbox.lastError) },
       };
     }
@@ -98,6 +108,7 @@ function backends(source: StatusSource): BackendStatus[] {
         last === undefined
           ? null
           : { ...(explained(last) as ExplainedError), at: last.at, image: last.image },
+      heldBack: held.filter((h) => h.backend === b.name).map(({ backend: _, ...rest }) => rest),
       outbox: null,
     };
   });
@@ -181,6 +192,7 @@ export async function buildStatus(source: StatusSource, daemon: DaemonView): Pro
     subscriptions,
     images,
     backends: backends(source),
+    accounting: voAccounts(db).filter((a) => deliveryNames.includes(a.backend)),
     trust: await trustStatus(source, now),
   };
   return { ...partial, health: evaluateHealth(partial, DEFAULT_THRESHOLDS) };

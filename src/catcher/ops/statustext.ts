@@ -28,9 +28,13 @@ export function formatStatusText(status: SiteStatus): string {
   out.push('', 'subscriptions:');
   if (status.subscriptions.length === 0) out.push('  none');
   for (const s of status.subscriptions) {
-    out.push(
-      `  ${s.id}  v${s.version ?? '-'}  expires ${ago(now, s.expires)}  updated ${ago(now, s.lastSuccess)}  ${s.url}`,
-    );
+    // A registry subscription has no list version or expiry; say plainly that it is unsigned.
+    const r = s.registry;
+    const what =
+      r === null
+        ? `v${s.version ?? '-'}  expires ${ago(now, s.expires)}`
+        : `unsigned registry ${r.scope} ${r.name} on ${r.host}, tags ${r.tagPattern}`;
+    out.push(`  ${s.id}  ${what}  updated ${ago(now, s.lastSuccess)}  ${s.url}`);
     if (s.lastError !== null)
       out.push(`    ${s.lastError.code}: ${s.lastError.explanation}`, `    (${s.lastError.message})`);
   }
@@ -40,6 +44,10 @@ export function formatStatusText(status: SiteStatus): string {
   out.push('', `images: ${counts.length === 0 ? 'none' : counts.join(', ')}`);
   for (const i of status.images.filter((x) => x.lastError !== null)) {
     out.push(`  ${i.id} ${i.title}: ${i.lastError?.code ?? ''}: ${i.lastError?.explanation ?? ''}`);
+  }
+  for (const i of status.images) {
+    for (const r of i.referrers ?? [])
+      out.push(`  ${i.id} ${i.title}: attached ${r.artifactType ?? 'artefact'} at ${r.reference}`);
   }
   if (status.backends.length > 0) out.push('', 'backends:');
   for (const b of status.backends) {
@@ -53,7 +61,14 @@ export function formatStatusText(status: SiteStatus): string {
     out.push(
       `  ${b.name} (${b.type}): ${state}${error === null ? '' : `; ${error.code}: ${error.explanation}`}`,
     );
+    for (const h of b.heldBack) out.push(`    held back: ${h.identifier}: ${h.reason}`);
   }
+  if (status.accounting.length > 0) out.push('', 'per VO and cloud:');
+  for (const a of status.accounting)
+    out.push(
+      `  ${a.backend} ${a.vo ?? '(no VO)'}: ${a.images} images, ${a.bytesHeld} bytes held, ` +
+        `${a.bytesDelivered} bytes delivered, last change ${ago(now, a.lastUpdate)}`,
+    );
   const t = status.trust;
   out.push(
     '',

@@ -79,7 +79,7 @@ function instanceFrom(row: InstanceDbRow): InstanceRow {
     size: row.size,
     version: row.version,
     uri: row.uri,
-    entry: JSON.parse(row.entry_json) as JsonObject,
+    entry: withChecksum(JSON.parse(row.entry_json) as JsonObject, row.sha512),
     current: row.current === 1,
     state: row.state,
     attempts: row.attempts,
@@ -95,6 +95,33 @@ function instanceFrom(row: InstanceDbRow): InstanceRow {
     supersededBy: row.superseded_by,
     appliance: row.appliance,
   };
+}
+
+/**
+ * An unsigned registry image's entry has no `sl:checksum:sha512` (it is measured at the
+ * download, docs/registry.md); once measured, the entry shows it as a list's would, for
+ * vmcatcher's events and the backends' metadata.
+ */
+function withChecksum(entry: JsonObject, sha512: string): JsonObject {
+  if ('sl:checksum:sha512' in entry || !/^[0-9a-f]{128}$/.test(sha512)) return entry;
+  return { ...entry, 'sl:checksum:sha512': sha512 };
+}
+
+/**
+ * The SHA-512 measured for an instance known by its sha256 only (an unsigned registry
+ * image): the placeholder gives way to the digest of the bytes that passed the sha256.
+ */
+export function setMeasuredSha512(db: Db, id: number, sha512: string): void {
+  prepared(db, 'UPDATE instances SET sha512 = ? WHERE id = ?').run(sha512, id);
+}
+
+/** uri -> measured SHA-512, over every instance of a subscription (current or not). */
+export function measuredDigests(db: Db, subscriptionId: string): Map<string, string> {
+  const rows = prepared(
+    db,
+    `SELECT uri, sha512 FROM instances WHERE subscription_id = ? AND sha512 NOT LIKE 'sha256:%' ORDER BY id`,
+  ).all(subscriptionId) as { uri: string; sha512: string }[];
+  return new Map(rows.map((r) => [r.uri, r.sha512]));
 }
 
 function select(db: Db, where: string, ...params: unknown[]): InstanceRow[] {
@@ -172,6 +199,16 @@ export function unusedVerified(db: Db): InstanceRow[] {
 }
 
 /** Instances a backend still holds (delivered or deprecated) that are no longer wanted there. */
+/** Instances a backend holds (delivered, deprecated, or staged with refs), wanted or not. */
+export function heldBy(db: Db, backend: string): InstanceRow[] {
+  return select(
+    db,
+    `EXISTS (SELECT 1 FROM deliveries d WHERE d.instance_id = i.id AND d.backend = ?
+       AND (d.state IN ('delivered', 'deprecated') OR (d.state = 'pending' AND d.refs_json <> '[]')))`,
+    backend,
+  );
+}
+
 export function heldButUnwanted(db: Db, backend: string): InstanceRow[] {
   return select(
     db,

@@ -202,6 +202,14 @@ CREATE TABLE image_refusals (
 );
 `,
   },
+  {
+    version: 3,
+    sql: `
+-- Registry subscriptions (issue 15): a RegistrySource as JSON (registry, project or
+-- repository, tag pattern, unsigned), followed without a signed list. NULL for a list.
+ALTER TABLE subscriptions ADD COLUMN registry_json TEXT;
+`,
+  },
 ];
 
 /** Reads from the store: throws when the database cannot be read (health checks, opening). */

@@ -1,5 +1,7 @@
 import { prepared, type Db } from '../../shared/db.js';
 import type { VmiError } from '../../shared/errors.js';
+import type { RegistrySource } from '../registry/source.js';
+import { parseRegistrySource } from './registry-json.js';
 import type { Endorsement } from '../../shared/verify.js';
 import type { NewImagePolicy } from '../sync/reconcile.js';
 
@@ -31,6 +33,8 @@ export interface Subscription {
   state: 'active' | 'removing';
   createdAt: string;
   endorsers: Endorsement[];
+  /** A registry followed without a signed list (issue 15); null for a signed-list subscription. */
+  registry: RegistrySource | null;
 }
 
 export interface ListInstance {
@@ -68,6 +72,7 @@ interface SubscriptionRow {
   accept_any_version: number;
   state: 'active' | 'removing';
   created_at: string;
+  registry_json: string | null;
 }
 
 function endorsersOf(db: Db, id: string): Endorsement[] {
@@ -102,6 +107,7 @@ function fromRow(db: Db, row: SubscriptionRow): Subscription {
     state: row.state,
     createdAt: row.created_at,
     endorsers: endorsersOf(db, row.id),
+    registry: row.registry_json === null ? null : parseRegistrySource(row.id, row.registry_json),
   };
 }
 
@@ -134,13 +140,13 @@ export function addEndorser(db: Db, subscriptionId: string, endorser: Endorsemen
 export type NewSubscription = Pick<
   Subscription,
   'id' | 'url' | 'vo' | 'requireVoms' | 'fqan' | 'newImages' | 'trust' | 'username' | 'password' | 'endorsers'
->;
+> & { registry?: RegistrySource | null };
 
 export function insertSubscription(db: Db, sub: NewSubscription, now: Date): void {
   prepared(
     db,
-    `INSERT INTO subscriptions (id, url, vo, require_voms, fqan, new_images, trust_json, username, password, created_at)
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    `INSERT INTO subscriptions (id, url, vo, require_voms, fqan, new_images, trust_json, username, password, created_at, registry_json)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ).run(
     sub.id,
     sub.url,
@@ -152,6 +158,7 @@ export function insertSubscription(db: Db, sub: NewSubscription, now: Date): voi
     sub.username,
     sub.password,
     now.toISOString(),
+    sub.registry === undefined || sub.registry === null ? null : JSON.stringify(sub.registry),
   );
   for (const e of sub.endorsers) addEndorser(db, sub.id, e);
 }

@@ -1,6 +1,5 @@
-import type { Got } from 'got';
 import { VmiError } from '../../shared/errors.js';
-import { responseOf, transferError } from '../../shared/http.js';
+import { responseOf, transferError, type HttpClient } from '../../shared/http.js';
 
 /**
  * Step 2 of SPEC.md section 5: the conditional, size-capped, time-bounded fetch of a
@@ -25,7 +24,11 @@ function header(value: string | string[] | undefined): string | null {
   return typeof value === 'string' ? value : null;
 }
 
-export async function fetchList(http: Got, url: string, options: ListFetchOptions): Promise<ListFetch> {
+export async function fetchList(
+  http: HttpClient,
+  url: string,
+  options: ListFetchOptions,
+): Promise<ListFetch> {
   const headers: Record<string, string> = { accept: 'application/pkcs7-mime, multipart/signed, */*' };
   if (options.etag !== null) headers['if-none-match'] = options.etag;
   if (options.lastModified !== null) headers['if-modified-since'] = options.lastModified;

@@ -1,4 +1,4 @@
-import type { Got } from 'got';
+import type { HttpClient } from '../../shared/http.js';
 import type { Logger } from 'pino';
 import type { Db } from '../../shared/db.js';
 import { asVmiError, VmiError } from '../../shared/errors.js';
@@ -42,7 +42,7 @@ import {
 
 /** The run's context, and what a poll needs besides: the client, trust material, list rules. */
 export interface PollContext extends RunContext {
-  http: Got;
+  http: HttpClient;
   trust: TrustStore;
   vomsDir: VomsDir;
   config: Pick<CatcherConfig, 'lists' | 'trust' | 'graceHours'>;

@@ -11,9 +11,12 @@ import type { Catcher } from '../catcher.js';
 import { runDeliveries, type DeliveryOutcome } from '../deliver/execute.js';
 import { imageRecord } from '../deliver/record.js';
 import { InflightDelivery } from '../deliver/inflight.js';
+import { heldBackImages, routeCheck, type HeldBack } from '../deliver/routes.js';
 import { recoverDownloads, runDownloads, type DownloadOutcome } from '../download/phase.js';
 import { acquireSyncLock } from './lock.js';
 import { pollSubscription, type PollOutcome } from './poll.js';
+import { pollRegistry } from './registry-poll.js';
+import { pendingSha256 } from '../../shared/oci/blob-url.js';
 import { lifecycleView, type RunContext } from './run-context.js';
 import { databasePath } from '../store/schema.js';
 import { dueDownloads, markPurged, type InstanceRow } from '../store/instances.js';
@@ -60,6 +63,8 @@ export interface SyncReport {
   available: string[];
   corrupted: string[];
   deliveries: DeliveryOutcome[];
+  /** Wanted images a backend does not take (its routing), and why: not failures. */
+  heldBack: HeldBack[];
   purged: string[];
   /** Subscriptions refused, images that failed, backend operations that failed. */
   failures: number;
@@ -110,15 +115,21 @@ function cacheOptions(catcher: Catcher, run: RunContext): CacheOptions {
 function inflightFor(
   catcher: Catcher,
   run: RunContext,
-): ((inst: InstanceRow) => InflightDelivery) | undefined {
+): ((inst: InstanceRow) => InflightDelivery | undefined) | undefined {
   const { backends, cache, config } = catcher;
   const receiving = backends.delivery.filter((b) => b.receive !== undefined);
   if (receiving.length === 0) return undefined;
   const lists = listSummaries(run.db);
-  return (inst) =>
-    new InflightDelivery({
-      backends: receiving,
-      image: imageRecord(inst, lists.get(inst.subscriptionId)?.vo ?? undefined),
+  const voOf = (id: string) => lists.get(id)?.vo ?? undefined;
+  const routes = routeCheck(run.db, voOf);
+  return (inst) => {
+    // Only backends that take the image (routing); an unsigned registry image's SHA-512 is
+    // known only at its end, so it is delivered from the cache file.
+    const takers = receiving.filter((b) => routes(b, inst) === undefined);
+    if (takers.length === 0 || pendingSha256(inst.sha512) !== undefined) return undefined;
+    return new InflightDelivery({
+      backends: takers,
+      image: imageRecord(inst, voOf(inst.subscriptionId)),
       log: run.log.child({ image: inst.identifier }),
       signal: run.signal ?? new AbortController().signal,
       now: run.now,
@@ -126,6 +137,7 @@ function inflightFor(
       // A backend slower than this leaves the pass before the download's own stall limit.
       stallMs: (config.downloads.stallSeconds * 1000) / 2,
     });
+  };
 }
 
 /** Purges retired files past the retention period, and what they leave behind in the store. */
@@ -165,7 +177,12 @@ function syncReport(
   run: RunContext,
   polls: readonly Poll[],
   downloads: readonly DownloadOutcome[],
-  step10: CacheOutcome & { corrupted: InstanceRow[]; deliveries: DeliveryOutcome[]; purged: string[] },
+  step10: CacheOutcome & {
+    corrupted: InstanceRow[];
+    deliveries: DeliveryOutcome[];
+    heldBack: HeldBack[];
+    purged: string[];
+  },
 ): SyncReport {
   const report: SyncReport = {
     session: step10.session,
@@ -177,6 +194,7 @@ function syncReport(
     available: step10.available,
     corrupted: step10.corrupted.map((d) => d.identifier),
     deliveries: step10.deliveries,
+    heldBack: step10.heldBack,
     purged: step10.purged,
     failures: 0,
   };
@@ -214,8 +232,12 @@ export async function syncOnce(catcher: Catcher, options: SyncOptions = {}): Pro
     const poll = { ...run, http, trust: await catcher.trust(), vomsDir: await catcher.vomsDir(), config };
     // Steps 2-9 (poll.ts), each subscription on its own: fetch, verify, accept, store, reconcile.
     const polls: Poll[] = [];
-    for (const sub of chosenSubscriptions(run, options.subscription))
-      if (sub.state === 'active') polls.push({ sub, outcome: await pollSubscription(poll, sub) });
+    for (const sub of chosenSubscriptions(run, options.subscription)) {
+      if (sub.state !== 'active') continue;
+      const outcome =
+        sub.registry === null ? await pollSubscription(poll, sub) : await pollRegistry(poll, sub);
+      polls.push({ sub, outcome });
+    }
     // Step 10: download what is wanted (section 6), after what a crash left half done ...
     await recoverDownloads(run, cache);
     const fetch = { http, cache, limits: config.downloads, inflight: inflightFor(catcher, run) };
@@ -227,8 +249,9 @@ export async function syncOnce(catcher: Catcher, options: SyncOptions = {}): Pro
     const cached = await updateCache(session);
     // ... deliver to backends (section 8), then retire what is no longer wanted.
     const deliveries = await runDeliveries(run, backends.delivery, { ...session.options, retryMs: 300_000 });
+    const heldBack = heldBackImages(run.db, backends.delivery, session.options.voOf);
     const purged = await purge(run, cache);
-    return syncReport(run, polls, downloads, { ...cached, corrupted, deliveries, purged });
+    return syncReport(run, polls, downloads, { ...cached, corrupted, deliveries, heldBack, purged });
   } finally {
     await lock.release();
   }

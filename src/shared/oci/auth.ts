@@ -9,7 +9,7 @@
  * origin is https too); credentials therefore only ever travel over TLS. Neither credentials
  * nor tokens appear in any error message.
  */
-import type { Got } from 'got';
+import type { HttpClient } from '../http.js';
 import { VmiError } from '../errors.js';
 import { shown } from './reference.js';
 import { exchange, header, type Answer } from './transport.js';
@@ -71,7 +71,7 @@ export class RegistryAuth {
   private readonly tokens = new Map<string, { value: string; expiresAt: number }>();
 
   constructor(
-    private readonly http: Got,
+    private readonly http: HttpClient,
     private readonly credentials: Credentials | undefined,
     private readonly now: () => number = Date.now,
   ) {

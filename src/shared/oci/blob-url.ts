@@ -41,3 +41,18 @@ export function registryBlob(uri: string): RegistryBlob | undefined {
   if (!isRepositoryName(repository) || !isDigest(digest)) return undefined;
   return { registry: url.host, repository, digest, sha256: digest.slice('sha256:'.length) };
 }
+
+/**
+ * The SHA-512 an instance carries until its bytes are measured: an unsigned registry image
+ * is known by its layer's sha256 only. The placeholder cannot be taken for a SHA-512 (128
+ * hex digits); the download checks the sha256, measures the SHA-512 and stores it.
+ */
+export function pendingSha512(sha256hex: string): string {
+  return `sha256:${sha256hex}`;
+}
+
+/** The sha256 hex of a placeholder made by `pendingSha512`, or undefined for a real SHA-512. */
+export function pendingSha256(sha512: string): string | undefined {
+  const m = /^sha256:([a-f0-9]{64})$/.exec(sha512);
+  return m?.[1];
+}

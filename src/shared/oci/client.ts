@@ -5,16 +5,15 @@
  * optional extra CA file (as the Glance backend's caFile).
  *
  * Blob downloads are left to the caller's streaming code: it GETs `blobUrl()` through the
- * project's got client with `headers: { authorization }` from `authorization()`. Registries
- * may redirect a blob GET to another host (a storage bucket with a signed URL); got drops
+ * project's HTTP client (shared/http.ts) with `headers: { authorization }` from `authorization()`. Registries
+ * may redirect a blob GET to another host (a storage bucket with a signed URL); the client drops
  * the Authorization header when a redirect leaves the registry's origin (host or port
  * differs), and http.ts refuses https-to-http redirects, so the header only ever reaches the
- * registry. A caller must pass the header in got's `headers` (never in the URL's userinfo).
+ * registry. A caller must pass the header in the request's `headers` (never in the URL's userinfo).
  */
 import { readFileSync } from 'node:fs';
-import type { Got } from 'got';
 import { VmiError } from '../errors.js';
-import { createHttpClient } from '../http.js';
+import { createHttpClient, type HttpClient } from '../http.js';
 import { RegistryAuth, repositoryScope, type Credentials } from './auth.js';
 import { sha256Hex } from './digest.js';
 import { listCatalog, listHarborRepositories, listTags } from './listing.js';
@@ -41,7 +40,7 @@ export interface RegistryClientOptions {
   /** A PEM file of extra CA certificates (a site or test CA). */
   caFile?: string;
   /** An HTTP client of the project's own (http.ts); made here when absent. */
-  http?: Got;
+  http?: HttpClient;
   /** Largest manifest or index read (default 4 MiB). */
   maxManifestBytes?: number;
   now?: () => number;
@@ -64,7 +63,7 @@ export type { CallOptions } from './caller.js';
 export class RegistryClient implements RegistryCaller {
   readonly registry: string;
   readonly origin: string;
-  readonly http: Got;
+  readonly http: HttpClient;
   readonly maxManifestBytes: number;
   private readonly auth: RegistryAuth;
   private readonly credentials: Credentials | undefined;

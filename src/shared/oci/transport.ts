@@ -1,13 +1,12 @@
 /**
- * One HTTP exchange with a registry or its token service through the project's got client
+ * One HTTP exchange with a registry or its token service through the project's HTTP client (shared/http.ts)
  * (TLS verified, proxies, no https-to-http redirects): the body is read up to a cap, and a
- * failure becomes a VmiError WITHOUT the got error as its cause, since got errors carry the
+ * failure becomes a VmiError WITHOUT the transport error as its cause, since such errors may carry the
  * request options, headers included (an Authorization header must never reach a log).
  */
 import type { Readable } from 'node:stream';
-import type { Got } from 'got';
 import { VmiError } from '../errors.js';
-import { responseOf, transferError } from '../http.js';
+import { responseOf, transferError, type HttpClient } from '../http.js';
 
 export interface Answer {
   status: number;
@@ -59,7 +58,7 @@ async function readCapped(stream: Readable, maxBytes: number, what: string): Pro
   return Buffer.concat(chunks);
 }
 
-export async function exchange(http: Got, url: URL, options: ExchangeOptions): Promise<Answer> {
+export async function exchange(http: HttpClient, url: URL, options: ExchangeOptions): Promise<Answer> {
   const method = options.method ?? 'GET';
   const what = describe(method, url);
   const headers: Record<string, string> = {};
@@ -73,7 +72,7 @@ export async function exchange(http: Got, url: URL, options: ExchangeOptions): P
     timeout: { lookup: 30_000, connect: 30_000, secureConnect: 30_000, response: timeout },
   });
   try {
-    // got's request stream is a duplex: nothing more is written when the body was given.
+    // The request stream is a duplex: nothing more is written when the body was given.
     if (options.body === undefined && method !== 'GET' && method !== 'HEAD') request.end();
     const response = await responseOf(request);
     const length = Number(response.headers['content-length'] ?? NaN);

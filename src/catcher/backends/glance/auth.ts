@@ -23,6 +23,11 @@ export interface GlanceAuth {
   session(signal?: AbortSignal): Promise<GlanceSession>;
   /** The API refused this token (401): forget it so that the next session authenticates again. */
   invalidate(token: string | undefined): void;
+  /**
+   * The same user scoped to another project (by ID), or undefined when the credential cannot
+   * be scoped elsewhere (an application credential belongs to one project; no-auth mode).
+   */
+  scopedTo?(projectId: string): GlanceAuth | undefined;
 }
 
 /** Strips a trailing slash and a version suffix ("/v2", "/v2.0"): the client adds /v2 itself. */
@@ -63,6 +68,8 @@ export interface KeystoneAuthOptions {
   endpointOverride?: string | undefined;
   /** Milliseconds since the epoch; tests pass a fake clock. */
   clock?: () => number;
+  /** Scope tokens to this project ID instead of the configured project name (password auth). */
+  projectId?: string | undefined;
 }
 
 interface CachedToken {
@@ -91,6 +98,7 @@ export class KeystoneAuth implements GlanceAuth {
   private cached: CachedToken | undefined;
   private pending: Promise<CachedToken> | undefined;
   private readonly clock: () => number;
+  private readonly rescoped = new Map<string, KeystoneAuth>();
   /** Number of token requests sent (for tests and metrics). */
   issued = 0;
 
@@ -115,13 +123,23 @@ export class KeystoneAuth implements GlanceAuth {
     if (this.cached !== undefined && this.cached.session.token === token) this.cached = undefined;
   }
 
+  scopedTo(projectId: string): KeystoneAuth | undefined {
+    if (isApplicationCredential(this.config)) return undefined;
+    let auth = this.rescoped.get(projectId);
+    if (auth === undefined) {
+      auth = new KeystoneAuth(this.config, { ...this.options, projectId });
+      this.rescoped.set(projectId, auth);
+    }
+    return auth;
+  }
+
   private async authenticate(signal: AbortSignal | undefined): Promise<CachedToken> {
     const url = `${keystoneRoot(this.config.url)}/auth/tokens`;
     this.issued += 1;
     let response;
     try {
       response = await this.options.http.post(url, {
-        json: requestBody(this.config),
+        json: requestBody(this.config, this.options.projectId),
         headers: { accept: 'application/json' },
         responseType: 'text',
         throwHttpErrors: false,
@@ -189,7 +207,7 @@ export function keystoneRoot(url: string): string {
   return /\/v3$/.test(trimmed) ? trimmed : `${trimmed}/v3`;
 }
 
-function requestBody(config: GlanceAuthConfig): unknown {
+function requestBody(config: GlanceAuthConfig, projectId: string | undefined): unknown {
   if (isApplicationCredential(config)) {
     return {
       auth: {
@@ -215,7 +233,12 @@ function requestBody(config: GlanceAuthConfig): unknown {
           },
         },
       },
-      scope: { project: { name: config.project, domain: { name: config.projectDomain ?? 'Default' } } },
+      scope: {
+        project:
+          projectId === undefined
+            ? { name: config.project, domain: { name: config.projectDomain ?? 'Default' } }
+            : { id: projectId },
+      },
     },
   };
 }

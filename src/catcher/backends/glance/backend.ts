@@ -1,4 +1,6 @@
+import { routingOf, type Routing } from '../routing.js';
 import { digestFile } from '../../../shared/digest.js';
+import { GlanceTakeover, type TakeoverPlan } from './adopt.js';
 import type { GlanceClient, GlanceImage } from './client.js';
 import { DISK_FORMATS, type ResolvedGlanceConfig } from './config.js';
 import { checkDisks } from './input.js';
@@ -51,11 +53,14 @@ export class GlanceBackend implements Backend {
   readonly name: string;
   readonly input: BackendInput;
   readonly parallel: number;
+  readonly routing: Routing;
   private readonly formats: readonly DiskFormat[];
   private readonly sharing: GlanceSharing;
   private readonly ownership: GlanceOwnership;
   private readonly listing: GlanceListing;
   private readonly intake: GlanceIntake;
+  /** Recognises images atrope made (adopt.ts); undefined when `takeover: false`. */
+  private readonly takeover: GlanceTakeover | undefined;
 
   constructor(
     config: ResolvedGlanceConfig,
@@ -65,10 +70,16 @@ export class GlanceBackend implements Backend {
     this.formats = config.diskFormat === undefined ? DISK_FORMATS : [config.diskFormat];
     this.input = { kind: 'disks', formats: this.formats };
     this.parallel = config.parallel;
+    this.routing = routingOf(config);
     this.sharing = new GlanceSharing(config, client);
     this.ownership = new GlanceOwnership(config, client);
     this.listing = new GlanceListing(client, config.name);
     this.intake = new GlanceIntake(config, client, this.listing, this.sharing);
+    const { listing, intake, ownership } = this;
+    this.takeover =
+      config.takeover === false
+        ? undefined
+        : new GlanceTakeover(config.takeover.tag, { client, ownership, listing, intake });
   }
 
   /** Streams a one-disk image in as it downloads, unless Glance already holds it or cannot take it. */
@@ -84,6 +95,9 @@ export class GlanceBackend implements Backend {
     );
     // What Glance holds is adopted (or replaced) by deliver, from the cached file if need be.
     if (held.length > 0) return undefined;
+    // An image atrope uploaded with these very bytes is adopted by deliver: nothing to send.
+    const plain = image.appliance === undefined && disk.size === image.size;
+    if (plain && (await this.takeover?.adoptable(image, disk.format, ctx)) !== undefined) return undefined;
     return this.intake.receive(image, disk.format, disk.size, ctx);
   }
 
@@ -185,12 +199,22 @@ export class GlanceBackend implements Backend {
   }
 
   /** Unfinished uploads left behind (intake.ts), in projects this backend controls. */
-  sweep(ctx: BackendContext): Promise<void> {
-    return this.intake.sweep(ctx, async (image) => {
+  async sweep(ctx: BackendContext): Promise<void> {
+    await this.intake.sweep(ctx, async (image) => {
       const vo = image[PROP.vo];
       const owners = await this.ownership.owners(typeof vo === 'string' ? vo : undefined, ctx.signal);
       return controlledBy(image, owners, ctx.log);
     });
+    // atrope images this backend now serves with its own (make before break).
+    await this.takeover?.replace(ctx);
+  }
+
+  /** The dry run of `vmicatcher takeover`: what a sync would do with atrope's images. */
+  takeoverPlan(
+    wanted: readonly ImageRecord[],
+    ctx: BackendContextWithoutWork,
+  ): Promise<TakeoverPlan> | undefined {
+    return this.takeover?.plan(wanted, this.formats.length === 1 ? this.formats[0] : undefined, ctx);
   }
 
   /** Our complete images: in a project we control, holding the data we checked and marked. */
@@ -246,7 +270,13 @@ export class GlanceBackend implements Backend {
       disk.path === file ? { size: disk.size, sha512: image.sha512 } : await digestFile(disk.path);
     const { kept, digest, discard } = await chooseAdopted(candidates, digestOf, ctx.log);
     for (const leftover of discard) await this.discard(leftover, ctx);
-    if (kept === undefined || digest === undefined) return this.upload(image, shape, ctx);
+    if (kept === undefined || digest === undefined) {
+      // A one-disk image delivered as the list's file: atrope's copy of it is adopted if verified.
+      const whole = shape.release && shape.count === 1 && disk.path === file;
+      const atrope = whole ? await this.takeover?.adoptable(image, disk.format, ctx) : undefined;
+      if (atrope !== undefined) return this.takeover?.adopt(atrope, image, ctx) ?? atrope.id;
+      return this.upload(image, shape, ctx);
+    }
     if (shape.release)
       await this.intake.release(kept, image, { index: disk.index, count: shape.count }, digest.sha512, ctx);
     else if (kept[PROP.diskSha512] !== digest.sha512) await this.intake.mark(kept.id, digest.sha512, ctx);

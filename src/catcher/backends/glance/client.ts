@@ -61,6 +61,12 @@ export class GlanceClient {
     private readonly timeoutMs: number,
   ) {}
 
+  /** The same client acting for another project, when the credential can be scoped there. */
+  asProject(projectId: string): GlanceClient | undefined {
+    const auth = this.auth.scopedTo?.(projectId);
+    return auth === undefined ? undefined : new GlanceClient(auth, this.http, this.timeoutMs);
+  }
+
   /** The project our requests act for; undefined when Glance gives us no project (no-auth mode). */
   async ownProject(signal?: AbortSignal): Promise<string | undefined> {
     return (await this.auth.session(signal)).projectId;

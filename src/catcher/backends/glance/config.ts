@@ -1,6 +1,7 @@
 import { VmiError } from '../../../shared/errors.js';
 import { deepFreeze, validatorFor, type FromSchema } from '../../../shared/schema.js';
 import type { DiskFormat } from '../types.js';
+import { routingProperties } from '../routing.js';
 
 /**
  * Configuration of the OpenStack Glance backend. Two ways to reach Glance: `auth`
@@ -88,6 +89,9 @@ export const glanceConfigSchema = {
     testIdentity: testIdentitySchema,
     /** VO name -> Keystone project ID that owns (private, public) or is a member of (shared) its images. */
     projects: { type: 'object', additionalProperties: text },
+    /** With `projects`: the project that takes images of VOs it does not map (else they are held back). */
+    defaultProject: text,
+    ...routingProperties,
     visibility: { enum: ['private', 'shared', 'public'], default: 'private' },
     /** Format to deliver in; the caller converts with qemu-img. Absent: keep the detected format. */
     diskFormat: { enum: DISK_FORMATS },
@@ -97,6 +101,22 @@ export const glanceConfigSchema = {
     parallel: { type: 'integer', minimum: 1, maximum: 32, default: 4 },
     /** Per-request deadline for API calls; also the idle limit while uploading. */
     timeoutSeconds: { type: 'number', exclusiveMinimum: 0, maximum: 86400, default: 120 },
+    /**
+     * Taking over from atrope (adopt.ts): images carrying this tag are recognised before an
+     * upload; `false` turns recognition off.
+     */
+    takeover: {
+      default: { tag: 'atrope' },
+      oneOf: [
+        { const: false },
+        {
+          type: 'object',
+          required: ['tag'],
+          additionalProperties: false,
+          properties: { tag: { type: 'string', minLength: 1, maxLength: 255 } },
+        },
+      ],
+    },
   },
 } as const;
 

@@ -17,11 +17,26 @@ export function transportFailure(method: Method, url: string, err: unknown, sign
 export function failure(method: Method, path: string, reply: Reply): VmiError {
   return new VmiError(
     'BACKEND_FAILED',
-    `Glance ${method} ${path}: HTTP ${reply.status}: ${glanceMessage(reply.text)}`,
+    `Glance ${method} ${path}: HTTP ${reply.status}: ${glanceMessage(reply.text)}${adminHint(reply)}`,
     {
       details: { status: reply.status },
     },
   );
+}
+
+/**
+ * Glance's default policy keeps two things vmicast may be configured to do for the admin role
+ * alone; its refusals do not say which setting asks for them, so the message does.
+ */
+function adminHint(reply: Reply): string {
+  if (reply.status !== 403) return '';
+  if (reply.text.includes('publicize_image')) {
+    return ' (public images need the admin role in Glance: give the backend admin credentials, or use visibility shared)';
+  }
+  if (/owner can't be updated|permitted to create images owned by/i.test(reply.text)) {
+    return " (making a VO's project the owner needs the admin role in Glance: map the VO to the credentials' own project, or use visibility shared)";
+  }
+  return '';
 }
 
 /** Glance's error text: JSON `message` (with HTML remnants) or an HTML page. */

@@ -1,3 +1,4 @@
+import { voProject } from './sharing.js';
 import type { Logger } from 'pino';
 import type { GlanceClient, GlanceImage } from './client.js';
 import type { ResolvedGlanceConfig } from './config.js';
@@ -32,7 +33,7 @@ export class GlanceOwnership {
     const owners = new Set<string>();
     const own = await this.client.ownProject(signal);
     if (own !== undefined && own !== '') owners.add(own);
-    const project = vo === undefined ? undefined : this.config.projects?.[vo];
+    const project = voProject(this.config, vo);
     if (project !== undefined) owners.add(project);
     return owners;
   }

@@ -3,6 +3,18 @@ import type { ResolvedGlanceConfig } from './config.js';
 import { patchTowards, PROP } from './properties.js';
 import type { BackendContextWithoutWork, ImageRecord } from '../types.js';
 
+/** The VO's mapped project, else `defaultProject` (routing holds other images back). */
+export function voProject(
+  config: Pick<ResolvedGlanceConfig, 'projects' | 'defaultProject'>,
+  vo: string | undefined,
+): string | undefined {
+  const projects = config.projects;
+  // Own keys only: a VO a list names `__proto__` or `constructor` maps to nothing.
+  const mapped =
+    vo !== undefined && projects !== undefined && Object.hasOwn(projects, vo) ? projects[vo] : undefined;
+  return mapped ?? config.defaultProject;
+}
+
 /**
  * Who may use an image: a VO maps to a Keystone project. `private` and `public` images
  * are owned by that project (setting another project as owner needs admin credentials);
@@ -17,7 +29,7 @@ export class GlanceSharing {
   ) {}
 
   projectFor(vo: string | undefined): string | undefined {
-    return vo === undefined ? undefined : this.config.projects?.[vo];
+    return voProject(this.config, vo);
   }
 
   /** Base fields that place an image: visibility, and the owner where the VO has a project. */
@@ -34,13 +46,23 @@ export class GlanceSharing {
     const project = this.projectFor(image.vo);
     if (this.config.visibility !== 'shared' || project === undefined) return;
     await this.client.addMember(id, project, ctx.signal);
-    // Glance lets the member project (or an admin) accept; otherwise the VO accepts it itself.
-    if (!(await this.client.setMemberStatus(id, project, 'accepted', ctx.signal))) {
-      ctx.log.warn(
-        { ref: id, project },
-        'Glance refused to accept the membership; the VO project must accept it',
-      );
+    if (await this.client.setMemberStatus(id, project, 'accepted', ctx.signal)) return;
+    // Glance lets only the member project (or an admin) accept. A non-admin password user
+    // with a role in the VO project accepts as that project; otherwise the VO accepts itself.
+    let why = 'the credential cannot act for the VO project (application credential or no Keystone)';
+    const member = this.client.asProject(project);
+    if (member !== undefined) {
+      try {
+        if (await member.setMemberStatus(id, project, 'accepted', ctx.signal)) return;
+        why = 'Glance refused the acceptance made as the VO project';
+      } catch (err) {
+        why = (err as Error).message;
+      }
     }
+    ctx.log.warn(
+      { ref: id, project, why },
+      'the membership stays pending: the VO project must accept the image itself',
+    );
   }
 
   /** Makes an image nobody else can use: no members, private, hidden, deactivated. */

@@ -103,5 +103,13 @@ export interface PageStatus {
   subscriptions: PageSubscription[];
   images: PageImage[];
   backends: PageBackend[];
+  accounting: {
+    backend: string;
+    vo: string | null;
+    images: number;
+    bytesHeld: number;
+    bytesDelivered: number;
+    lastUpdate: string | null;
+  }[];
   trust: PageTrust;
 }

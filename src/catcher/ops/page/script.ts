@@ -365,6 +365,25 @@ function backendsSection(s: PageStatus): HTMLElement | null {
   return h('section', null, h('h2', null, 'Backends'), table(['Backend', 'Type', 'State', 'Problems'], rows));
 }
 
+/** What each VO has at each cloud (issue 16), one row per backend and VO. */
+function accountingSection(s: PageStatus): HTMLElement | null {
+  if (!s.accounting.length) return null;
+  const rows = s.accounting.map((a) =>
+    h(
+      'tr',
+      null,
+      h('td', null, a.backend),
+      h('td', null, a.vo ?? h('span', { class: 'muted' }, 'no VO')),
+      h('td', null, String(a.images)),
+      h('td', null, bytes(a.bytesHeld)),
+      h('td', null, bytes(a.bytesDelivered)),
+      h('td', null, when(a.lastUpdate, s.now)),
+    ),
+  );
+  const headers = ['Backend', 'VO', 'Images', 'Held', 'Delivered in all', 'Last change'];
+  return h('section', null, h('h2', null, 'Per VO and cloud'), table(headers, rows));
+}
+
 function trustSection(s: PageStatus): HTMLElement {
   const t = s.trust;
   const sum = t.summary;
@@ -446,6 +465,7 @@ function render(s: PageStatus): void {
         : h('p', null, 'No subscriptions yet: add one with vmicatcher subscribe.'),
     ),
     backendsSection(s) ?? '',
+    accountingSection(s) ?? '',
     trustSection(s),
   );
   byId('updated').textContent = new Date().toLocaleTimeString();
