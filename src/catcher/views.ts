@@ -3,9 +3,11 @@ import { deliveriesOf } from './store/deliveries.js';
 import { currentInstances, type InstanceRow } from './store/instances.js';
 import { listSummaries } from './store/lists.js';
 import { imageRefusals, type ImageRefusal } from './store/refusals.js';
-import { listSubscriptions, type Subscription } from './store/subscriptions.js';
+import { listSubscriptions } from './store/subscriptions.js';
 import type { Json, JsonObject } from '../shared/imagelist/model.js';
-import { parseReference } from '../shared/oci/reference.js';
+import { isDigest, parseReference } from '../shared/oci/reference.js';
+import { OCI_ENTRY_KEYS } from './registry/entry.js';
+import type { RegistrySource } from './registry/source.js';
 
 /** What `subscriptions --json`, `images --json` and the status endpoint show (CONTRACT.md). */
 
@@ -39,8 +41,8 @@ export interface RegistryView {
   tagPattern: string;
 }
 
-function registryView(sub: Subscription): RegistryView | null {
-  const r = sub.registry;
+/** How status shows a registry subscription's source (never its credentials). */
+export function registryView(r: RegistrySource | null): RegistryView | null {
   if (r === null) return null;
   return {
     host: r.registry,
@@ -71,7 +73,7 @@ export function subscriptionViews(db: Db): SubscriptionView[] {
       refusedImages: imageRefusals(db, s.id),
       source: s.registry === null ? 'list' : 'registry',
       signed: s.registry === null,
-      registry: registryView(s),
+      registry: registryView(s.registry),
     };
   });
 }
@@ -106,8 +108,6 @@ export interface ReferrerView {
   artifactType: string | null;
 }
 
-const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
-
 /** `<registry>/<repository>` of a `vmi:oci:manifest` reference, when it is one (never other text). */
 function repositoryOf(manifest: Json | undefined): string | undefined {
   if (typeof manifest !== 'string') return undefined;
@@ -124,13 +124,13 @@ function repositoryOf(manifest: Json | undefined): string | undefined {
  * came from a registry: elements that are not a digest-bearing object are left out.
  */
 function referrersOf(entry: JsonObject): ReferrerView[] | undefined {
-  const list = entry['vmi:oci:referrers'];
+  const list = entry[OCI_ENTRY_KEYS.referrers];
   if (!Array.isArray(list)) return undefined;
-  const repository = repositoryOf(entry['vmi:oci:manifest']);
+  const repository = repositoryOf(entry[OCI_ENTRY_KEYS.manifest]);
   return list.flatMap((r) => {
     if (typeof r !== 'object' || r === null || Array.isArray(r)) return [];
     const { digest, artifactType } = r;
-    if (typeof digest !== 'string' || !DIGEST_RE.test(digest)) return [];
+    if (typeof digest !== 'string' || !isDigest(digest)) return [];
     return [
       {
         reference: repository === undefined ? digest : `${repository}@${digest}`,

@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
+import { rejectsWith } from '../helpers/rejects.js';
 import { after, before, describe, it } from 'node:test';
 import { discover, type Discovery } from '../../src/catcher/registry/discover.js';
 import { artefactEntry } from '../../src/catcher/registry/entry.js';
 import { DEFAULT_TAG_PATTERN, type RegistrySource } from '../../src/catcher/registry/source.js';
-import { VmiError } from '../../src/shared/errors.js';
 import { RegistryClient } from '../../src/shared/oci/client.js';
 import {
   CYCLONEDX,
+  EMPTY_CONFIG_DIGEST,
   egiArtefact,
   rawAttachSbom,
   rawIndex,
@@ -56,14 +57,6 @@ function clientOf(registry: TestRegistry | FakeRegistry, withCredentials = true)
     registry: registry.host,
     caFile: registry.caFile,
     ...(user === undefined ? {} : { credentials: user }),
-  });
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<void> {
-  await assert.rejects(promise, (err: unknown) => {
-    assert.ok(err instanceof VmiError, String(err));
-    assert.equal(err.code, code, err.message);
-    return true;
   });
 }
 
@@ -276,7 +269,7 @@ describe('discovering through a fake registry', () => {
     const { content } = harborContent(0);
     const bare = Buffer.from(
       `{"schemaVersion":2,"mediaType":"${OCI_MANIFEST}","config":{"mediaType":"application/vnd.oci.empty.v1+json",` +
-        `"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[]}`,
+        `"digest":"${EMPTY_CONFIG_DIGEST}","size":2},"layers":[]}`,
     );
     content.repositories[`${PROJECT}/nolayers`] = { '1': { bytes: bare, mediaType: OCI_MANIFEST } };
     serveContent(fake, content);

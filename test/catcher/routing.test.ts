@@ -6,12 +6,11 @@ import { heldBackReason } from '../../src/catcher/backends/routing.js';
 import { voProject } from '../../src/catcher/backends/glance/sharing.js';
 import type { Catcher } from '../../src/catcher/catcher.js';
 import { openReadOnlySource } from '../../src/catcher/ops/source.js';
-import { buildStatus } from '../../src/catcher/ops/status.js';
 import { CatcherMetrics } from '../../src/catcher/ops/metrics.js';
 import { buildSiteIndex } from '../../src/catcher/ops/export.js';
 import { subscribe } from '../../src/catcher/sync/subscribe.js';
 import { syncOnce } from '../../src/catcher/sync/sync.js';
-import { makeCatcherHome, openSubscription, type TestCatcher } from '../helpers/catcher.js';
+import { makeCatcherHome, openSubscription, statusOf, type TestCatcher } from '../helpers/catcher.js';
 import { makeGrid, type Grid } from '../helpers/grid.js';
 import { Repo, type RepoImage } from '../helpers/repo.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -137,8 +136,7 @@ describe('one catcher, backends serving different subscriptions and VOs', () => 
     );
     assert.match(report.heldBack.find((h) => h.backend === 'by-vo')?.reason ?? '', /does not serve VO vo.a/);
     // Status says the same, per backend.
-    const source = openReadOnlySource(catcher.config);
-    const status = await buildStatus(source, { info: null, lastCycle: null }).finally(() => source.close());
+    const status = await statusOf(catcher.config);
     const heldOn = (name: string) =>
       status.backends.find((b) => b.name === name)?.heldBack.map((h) => h.identifier);
     assert.deepEqual(heldOn('by-list'), [imageB.identifier]);
@@ -192,7 +190,8 @@ describe('one catcher, backends serving different subscriptions and VOs', () => 
 
     // The operator narrows the cloud to vo.b: vo.a's image may not stay there.
     first.home.raw['backends'] = [{ type: 'directory', name: 'cloud', path: dir('cloud'), vos: ['vo.b'] }];
-    const narrowed = await makeCatcherHomeAt(first.home);
+    const narrowed = await first.home.open();
+    open.push(narrowed);
     const report = await syncOnce(narrowed);
     assert.equal(report.failures, 0, JSON.stringify(report));
     assert.deepEqual(
@@ -201,8 +200,7 @@ describe('one catcher, backends serving different subscriptions and VOs', () => 
     );
     assert.deepEqual(await names(dir('cloud')), [imageB.identifier]);
     // Nothing of vo.a is held there any more; what was delivered stays counted.
-    const source = openReadOnlySource(narrowed.config);
-    const status = await buildStatus(source, { info: null, lastCycle: null }).finally(() => source.close());
+    const status = await statusOf(narrowed.config);
     const voA = status.accounting.find((a) => a.vo === 'vo.a');
     assert.deepEqual([voA?.images, voA?.bytesHeld, voA?.bytesDelivered], [0, 0, imageA.bytes.length]);
   });
@@ -223,8 +221,7 @@ describe('one catcher, backends serving different subscriptions and VOs', () => 
       ['b', false],
     ]);
     assert.deepEqual(await names(dir('a')), [imageA.identifier]);
-    const source = openReadOnlySource(catcher.config);
-    const status = await buildStatus(source, { info: null, lastCycle: null }).finally(() => source.close());
+    const status = await statusOf(catcher.config);
     assert.equal(status.health.status, 'WARNING');
     assert.ok(
       status.health.problems.some((p) => /backend b: 1 deliveries failing/.test(p.text)),
@@ -244,14 +241,4 @@ describe('one catcher, backends serving different subscriptions and VOs', () => 
     );
     assert.deepEqual(await names(join(base, 'third', 'blocked', 'b')), [imageA.identifier]);
   });
-
-  /** The same home opened again with its (changed) raw configuration. */
-  async function makeCatcherHomeAt(home: TestCatcher): Promise<Catcher> {
-    const { openCatcher } = await import('../../src/catcher/catcher.js');
-    const { resolveConfig } = await import('../../src/catcher/config.js');
-    const { silentLogger } = await import('../../src/shared/log.js');
-    const catcher = await openCatcher(resolveConfig(home.raw, home.home, {}), { log: silentLogger() });
-    open.push(catcher);
-    return catcher;
-  }
 });

@@ -3,7 +3,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { openCatcher, type Catcher } from '../../src/catcher/catcher.js';
-import { resolveConfig } from '../../src/catcher/config.js';
+import { resolveConfig, type CatcherConfig } from '../../src/catcher/config.js';
+import { openReadOnlySource } from '../../src/catcher/ops/source.js';
+import { buildStatus } from '../../src/catcher/ops/status.js';
+import type { SiteStatus } from '../../src/catcher/ops/sitestatus.js';
 import type { RegistrySource } from '../../src/catcher/registry/source.js';
 import type { NewSubscription } from '../../src/catcher/store/subscriptions.js';
 import type { SubscribeRequest } from '../../src/catcher/sync/subscribe.js';
@@ -109,4 +112,14 @@ export function registrySubscription(
     endorsers: [],
     registry: source,
   };
+}
+
+/** The status document of a catcher's home, read as `vmicatcher status` reads it (no daemon). */
+export async function statusOf(config: CatcherConfig): Promise<SiteStatus> {
+  const source = openReadOnlySource(config);
+  try {
+    return await buildStatus(source, { info: null, lastCycle: null });
+  } finally {
+    source.close();
+  }
 }

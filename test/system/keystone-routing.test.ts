@@ -9,14 +9,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, it } from 'node:test';
-import { openCatcher, type Catcher } from '../../src/catcher/catcher.js';
-import { resolveConfig } from '../../src/catcher/config.js';
-import { openReadOnlySource } from '../../src/catcher/ops/source.js';
-import { buildStatus } from '../../src/catcher/ops/status.js';
+import type { Catcher } from '../../src/catcher/catcher.js';
 import { subscribe } from '../../src/catcher/sync/subscribe.js';
 import { syncOnce } from '../../src/catcher/sync/sync.js';
-import { silentLogger } from '../../src/shared/log.js';
-import { makeCatcherHome, openSubscription, type TestCatcher } from '../helpers/catcher.js';
+import { makeCatcherHome, openSubscription, statusOf, type TestCatcher } from '../helpers/catcher.js';
 import { makeGrid } from '../helpers/grid.js';
 import { ADMIN, describeWithCloud, SERVICE_USER, startCloud, type Cloud } from '../helpers/keystone.js';
 import { Repo, type RepoImage } from '../helpers/repo.js';
@@ -59,7 +55,7 @@ describeWithCloud(
     async function reopen(bEndpoint?: string): Promise<Catcher> {
       await catcher.close();
       home.raw['backends'] = backends(bEndpoint);
-      catcher = await openCatcher(resolveConfig(home.raw, home.home, {}), { log: silentLogger() });
+      catcher = await home.open();
       return catcher;
     }
 
@@ -115,8 +111,7 @@ describeWithCloud(
           ['cloud-b', images.a.identifier],
         ].sort(),
       );
-      const source = openReadOnlySource(catcher.config);
-      const status = await buildStatus(source, { info: null, lastCycle: null }).finally(() => source.close());
+      const status = await statusOf(catcher.config);
       const reason = (backend: string) =>
         status.backends.find((x) => x.name === backend)?.heldBack[0]?.reason;
       assert.match(reason('cloud-a') ?? '', /VO vo\.c has no project/);

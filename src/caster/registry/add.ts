@@ -70,8 +70,8 @@ async function streamLayer(client: RegistryClient, repo: string, layer: OciDescr
     });
     return await measureLayerStream(stream, layer, (bytes) => bar.update(bytes));
   } catch (err) {
-    // Transport errors hold the request options, the Authorization header among them: keep
-    // the coded message, drop the cause.
+    // Keep the coded message only: the cause of a transport error may describe the request,
+    // and no Authorization value may ever reach an error or a log.
     const coded = transferError(err, url);
     throw new VmiError(
       coded.code,

@@ -30,7 +30,7 @@ export class DirectoryBackend implements Backend {
   readonly type = 'directory';
   readonly input = { kind: 'file' } as const;
   readonly name: string;
-  readonly routing: Routing;
+  readonly routing: Routing | undefined;
 
   constructor(private readonly config: DirectoryConfig) {
     this.name = config.name;

@@ -23,19 +23,23 @@ export interface Routing {
   defaultProject?: string | undefined;
 }
 
-/** The routing a delivery backend's configuration block gives (directory or glance). */
-export function routingOf(config: {
-  subscriptions?: readonly string[] | undefined;
-  vos?: readonly string[] | undefined;
-  projects?: Readonly<Record<string, string>> | undefined;
-  defaultProject?: string | undefined;
-}): Routing {
-  return {
-    subscriptions: config.subscriptions,
-    vos: config.vos,
-    projects: config.projects,
-    defaultProject: config.defaultProject,
-  };
+/** The routing a delivery backend's configuration block gives; undefined: it takes every image. */
+export function routingOf(config: Routing): Routing | undefined {
+  const { subscriptions, vos, projects, defaultProject } = config;
+  if ([subscriptions, vos, projects, defaultProject].every((key) => key === undefined)) return undefined;
+  return { subscriptions, vos, projects, defaultProject };
+}
+
+/** The VO's mapped project, else `defaultProject` (routing holds other images back). */
+export function voProject(
+  config: Pick<Routing, 'projects' | 'defaultProject'>,
+  vo: string | undefined,
+): string | undefined {
+  const projects = config.projects;
+  // Own keys only: a VO a list names `__proto__` or `constructor` maps to nothing.
+  const mapped =
+    vo !== undefined && projects !== undefined && Object.hasOwn(projects, vo) ? projects[vo] : undefined;
+  return mapped ?? config.defaultProject;
 }
 
 /** What routing needs to know of an image. */
@@ -59,10 +63,9 @@ export function heldBackReason(
     return vo === undefined
       ? `backend ${backend} serves VOs ${routing.vos.join(', ')}; the image has no VO`
       : `backend ${backend} does not serve VO ${vo}`;
-  if (routing.projects !== undefined && routing.defaultProject === undefined) {
-    if (vo === undefined) return `the image has no VO, and backend ${backend} has no defaultProject`;
-    if (!Object.hasOwn(routing.projects, vo))
-      return `VO ${vo} has no project on backend ${backend} (projects), and it has no defaultProject`;
-  }
+  if (routing.projects !== undefined && voProject(routing, vo) === undefined)
+    return vo === undefined
+      ? `the image has no VO, and backend ${backend} has no defaultProject`
+      : `VO ${vo} has no project on backend ${backend} (projects), and it has no defaultProject`;
   return undefined;
 }

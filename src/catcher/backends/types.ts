@@ -97,7 +97,7 @@ export interface Backend {
   /** Operations on different images this backend may run at once (default 1). */
   readonly parallel?: number;
   /** Which images it takes (routing.ts); undefined: every image. */
-  readonly routing?: Routing;
+  readonly routing?: Routing | undefined;
   /**
    * Optional: takes a one-disk image's bytes while they download; undefined when it will not
    * (format not taken, too many at once, the image already held).

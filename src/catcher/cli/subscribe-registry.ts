@@ -182,17 +182,13 @@ async function reach(client: RegistryClient, source: RegistrySource): Promise<nu
 export async function subscribeRegistry(url: string, flags: SubscribeFlagsSeen, cmd: Command): Promise<void> {
   const parsed = parseRegistryUrl(url, flags.repository === true, flags.tagPattern);
   const credentials = await registryCredentials(flags);
-  const [
-    { uuid5 },
-    { getSubscription, insertSubscription },
-    { RegistryClient: Client },
-    { subscriptionViews },
-  ] = await Promise.all([
-    import('../../shared/uuid5.js'),
-    import('../store/subscriptions.js'),
-    import('../../shared/oci/client.js'),
-    import('../views.js'),
-  ]);
+  const [{ uuid5 }, { getSubscription, insertSubscription }, { RegistryClient: Client }, { registryView }] =
+    await Promise.all([
+      import('../../shared/uuid5.js'),
+      import('../store/subscriptions.js'),
+      import('../../shared/oci/client.js'),
+      import('../views.js'),
+    ]);
   const id = uuid5(parsed.url);
   const result = await withCatcher(cmd, async (catcher) => {
     const { db } = catcher;
@@ -230,8 +226,7 @@ export async function subscribeRegistry(url: string, flags: SubscribeFlagsSeen, 
         now,
       );
     }).immediate();
-    const view = subscriptionViews(db).find((v) => v.id === id);
-    return { id, url: parsed.url, seen, registry: view?.registry ?? null };
+    return { id, url: parsed.url, seen, registry: registryView(parsed.source) };
   });
   if (flags.json === true) {
     printJson({

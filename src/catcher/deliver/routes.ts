@@ -43,6 +43,8 @@ export function heldBackImages(
   backends: readonly Routed[],
   voOf: (subscriptionId: string) => string | undefined,
 ): HeldBack[] {
+  // Nothing is routed: no backend holds anything back (status is built often).
+  if (backends.every((b) => b.routing === undefined)) return [];
   const check = routeCheck(db, voOf);
   const wanted = wantedInstances(db);
   return backends.flatMap((backend) =>

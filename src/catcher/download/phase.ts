@@ -8,8 +8,7 @@ import type { InflightDelivery } from '../deliver/inflight.js';
 import { saveDelivery } from '../store/deliveries.js';
 import { getSubscription } from '../store/subscriptions.js';
 import type { Credentials } from '../../shared/oci/auth.js';
-import type { RegistryBlob } from '../../shared/oci/blob-url.js';
-import { pendingSha256, registryBlob } from '../../shared/oci/blob-url.js';
+import { pendingSha256, registryBlob, type RegistryBlob } from '../../shared/oci/blob-url.js';
 import { RegistryAccess } from './registry.js';
 import { downloadImage, isRetryable } from './transfer.js';
 import type { RunContext } from '../sync/run-context.js';
@@ -112,26 +111,26 @@ async function downloadInstance(
   let transferred = 0;
   let transferMs = 0;
   let attemptStart = 0;
+  // A registry blob: its digest is checked too, and its registry may want a token.
+  const blob = registryBlob(inst.uri);
+  const access = blob === undefined ? undefined : registryCredentials(db, inst, blob);
+  // An unsigned registry image is known by its layer's sha256 only: its SHA-512 is measured.
+  const pending = pendingSha256(inst.sha512);
   setInstanceState(db, inst.id, 'downloading', now);
   for (;;) {
     let inflight: InflightDelivery | undefined;
     const tap = options.inflight === undefined ? undefined : () => (inflight = options.inflight?.(inst));
     try {
       attemptStart = performance.now();
-      // A registry blob: its digest is checked too, and its registry may want a token.
-      const blob = registryBlob(inst.uri);
       if (blob !== undefined) options.registries ??= new RegistryAccess(options.http);
-      const access = blob === undefined ? undefined : registryCredentials(db, inst, blob);
       const headers = blob === undefined ? undefined : await options.registries?.headers(blob, access);
       const pinned = { sha256: blob?.sha256, headers };
-      // An unsigned registry image: known by its layer's sha256 only, its SHA-512 is measured.
-      const unmeasured = pendingSha256(inst.sha512) !== undefined;
-      if (unmeasured && blob?.sha256 !== pendingSha256(inst.sha512))
+      if (pending !== undefined && blob?.sha256 !== pending)
         throw new VmiError(
           'IMAGE_DIGEST_MISMATCH',
           `${inst.uri} does not name the layer digest the registry gave`,
         );
-      const sha512 = unmeasured ? undefined : inst.sha512;
+      const sha512 = pending === undefined ? inst.sha512 : undefined;
       const result = await downloadImage(
         options.http,
         { uri: inst.uri, size: inst.size, sha512, partialPath, verifiedPath, tap, ...pinned },
@@ -152,7 +151,7 @@ async function downloadInstance(
       transferMs += performance.now() - attemptStart;
       transferred += result.transferred;
       options.onBytes?.(result.transferred);
-      if (unmeasured) {
+      if (pending !== undefined) {
         // Renamed before the row changes: a crash in between leaves a file no key wants (swept).
         await cache.rekey(verifiedPath, { ...inst, sha512: result.sha512 });
         setMeasuredSha512(db, inst.id, result.sha512);

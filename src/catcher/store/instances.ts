@@ -198,23 +198,20 @@ export function unusedVerified(db: Db): InstanceRow[] {
   return select(db, `i.state = 'verified' AND (i.current = 0 OR m.unwanted_reason IS NOT NULL)`);
 }
 
-/** Instances a backend still holds (delivered or deprecated) that are no longer wanted there. */
-/** Instances a backend holds (delivered, deprecated, or staged with refs), wanted or not. */
+/** The backend (the one parameter) holds the instance: delivered, deprecated, or staged with refs. */
+const HELD_BY = `EXISTS (SELECT 1 FROM deliveries d WHERE d.instance_id = i.id AND d.backend = ?
+       AND (d.state IN ('delivered', 'deprecated') OR (d.state = 'pending' AND d.refs_json <> '[]')))`;
+
+/** Instances a backend holds, wanted or not. */
 export function heldBy(db: Db, backend: string): InstanceRow[] {
-  return select(
-    db,
-    `EXISTS (SELECT 1 FROM deliveries d WHERE d.instance_id = i.id AND d.backend = ?
-       AND (d.state IN ('delivered', 'deprecated') OR (d.state = 'pending' AND d.refs_json <> '[]')))`,
-    backend,
-  );
+  return select(db, HELD_BY, backend);
 }
 
+/** Instances a backend still holds that are no longer wanted there. */
 export function heldButUnwanted(db: Db, backend: string): InstanceRow[] {
   return select(
     db,
-    `EXISTS (SELECT 1 FROM deliveries d WHERE d.instance_id = i.id AND d.backend = ?
-       AND (d.state IN ('delivered', 'deprecated') OR (d.state = 'pending' AND d.refs_json <> '[]')))
-     AND (i.current = 0 OR m.unwanted_reason IS NOT NULL OR i.state IN ('expired', 'purged'))`,
+    `${HELD_BY} AND (i.current = 0 OR m.unwanted_reason IS NOT NULL OR i.state IN ('expired', 'purged'))`,
     backend,
   );
 }

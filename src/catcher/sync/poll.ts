@@ -6,6 +6,7 @@ import type { TrustStore } from '../../shared/pki/truststore.js';
 import type { VomsDir } from '../../shared/pki/voms.js';
 import { chainPolicyFrom } from '../../shared/trustopts.js';
 import type { Authorization, VerifiedList } from '../../shared/verify.js';
+import type { ImageList } from '../../shared/imagelist/model.js';
 import {
   acceptList,
   lapseDecision,
@@ -92,6 +93,17 @@ export function verifyForSubscription(
   return verifyList(bytes, authorizationOf(sub), acceptRules(ctx, sub), ctx.now);
 }
 
+/** Step 9: a list reconciled with what the subscription holds now (pure plan, reconcile.ts). */
+export function reconcileStored(db: Db, sub: Subscription, list: ImageList, now: Date): ReconcilePlan {
+  return reconcile({
+    list,
+    stored: storedImages(db, sub.id),
+    newImages: sub.newImages,
+    now,
+    owners: otherOwners(db, sub.id),
+  });
+}
+
 /**
  * Steps 8 and 9, inside the caller's transaction: the exact bytes and the new high-water
  * mark, then the images reconciled against them.
@@ -105,13 +117,7 @@ export function storeAndReconcile(
   conditional: { etag: string | null; lastModified: string | null },
 ): ReconcilePlan {
   const list = verified.list;
-  const plan = reconcile({
-    list,
-    stored: storedImages(db, sub.id),
-    newImages: sub.newImages,
-    now,
-    owners: otherOwners(db, sub.id),
-  });
+  const plan = reconcileStored(db, sub, list, now);
   insertListInstance(db, {
     subscriptionId: sub.id,
     version: list.version,
@@ -143,13 +149,7 @@ function reapplyHeld(
   current: ListInstance,
   verified: VerifiedList,
 ): void {
-  const plan = reconcile({
-    list: verified.list,
-    stored: storedImages(db, sub.id),
-    newImages: sub.newImages,
-    now,
-    owners: otherOwners(db, sub.id),
-  });
+  const plan = reconcileStored(db, sub, verified.list, now);
   setLapsed(db, sub.id, null);
   applyPlan(db, sub.id, plan, current.version, now);
 }

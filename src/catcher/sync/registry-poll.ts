@@ -3,12 +3,11 @@ import type { Logger } from 'pino';
 import { asVmiError, type VmiError } from '../../shared/errors.js';
 import type { ImageEntry, ImageList } from '../../shared/imagelist/model.js';
 import { sha256 } from './accept.js';
-import type { PollOutcome } from './poll.js';
-import { reconcile, type ReconcilePlan } from './reconcile.js';
+import { reconcileStored, type PollOutcome } from './poll.js';
+import type { ReconcilePlan } from './reconcile.js';
 import type { RunContext } from './run-context.js';
-import type { DiscoveredArtefact } from '../registry/source.js';
-import type { RegistrySource } from '../registry/source.js';
-import { applyPlan, otherOwners, storedImages } from '../store/images.js';
+import type { DiscoveredArtefact, RegistrySource } from '../registry/source.js';
+import { applyPlan } from '../store/images.js';
 import { measuredDigests } from '../store/instances.js';
 import { claimReleased } from '../store/refusals.js';
 import {
@@ -86,17 +85,6 @@ async function discoverEntries(
   });
 }
 
-/** The entries reconciled with what the subscription holds (pure, see reconcile.ts). */
-function reconcileOnly(ctx: RegistryPollContext, sub: Subscription, list: ImageList): ReconcilePlan {
-  return reconcile({
-    list,
-    stored: storedImages(ctx.db, sub.id),
-    newImages: sub.newImages,
-    now: ctx.now,
-    owners: otherOwners(ctx.db, sub.id),
-  });
-}
-
 /** Stores the entries as the subscription's new "list" and reconciles its images. */
 function storeDiscovered(
   ctx: RegistryPollContext,
@@ -105,7 +93,7 @@ function storeDiscovered(
   document: Buffer,
 ): ReconcilePlan {
   const { db, now } = ctx;
-  const plan = reconcileOnly(ctx, sub, list);
+  const plan = reconcileStored(db, sub, list, now);
   insertListInstance(db, {
     subscriptionId: sub.id,
     version: list.version,
@@ -139,7 +127,7 @@ export async function pollRegistry(ctx: RegistryPollContext, sub: Subscription):
         recordAttempt(db, sub.id, now);
         // An identifier another subscription held is free now: the same entries again.
         if (claimReleased(db, sub.id))
-          applyPlan(db, sub.id, reconcileOnly(ctx, sub, list), current.version, now);
+          applyPlan(db, sub.id, reconcileStored(db, sub, list, now), current.version, now);
         recordSuccess(db, sub.id, now, none);
       }).immediate();
       return { status: 'unchanged' };

@@ -175,7 +175,11 @@ export class GlanceTakeover {
         plan.leave.push({ id: found.id, identifier: identifier ?? null, why: 'not ours to sync' });
         continue;
       }
-      let verdict = judge(found, { ...image, format }, await this.deps.ownership.owners(image.vo));
+      let verdict = judge(
+        found,
+        { ...image, format },
+        await this.deps.ownership.owners(image.vo, ctx.signal),
+      );
       if (verdict.action !== 'leave') {
         if (ours.has(identifier)) verdict = { action: 'replace', why: 'vmicast holds its own' };
         else if (verdict.action === 'adopt' && packed(image))

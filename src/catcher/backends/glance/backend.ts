@@ -53,7 +53,7 @@ export class GlanceBackend implements Backend {
   readonly name: string;
   readonly input: BackendInput;
   readonly parallel: number;
-  readonly routing: Routing;
+  readonly routing: Routing | undefined;
   private readonly formats: readonly DiskFormat[];
   private readonly sharing: GlanceSharing;
   private readonly ownership: GlanceOwnership;
@@ -274,46 +274,13 @@ export class GlanceBackend implements Backend {
       // A one-disk image delivered as the list's file: atrope's copy of it is adopted if verified.
       const whole = shape.release && shape.count === 1 && disk.path === file;
       const atrope = whole ? await this.takeover?.adoptable(image, disk.format, ctx) : undefined;
-      if (atrope !== undefined) return this.takeover?.adopt(atrope, image, ctx) ?? atrope.id;
-      return this.upload(image, shape, ctx);
+      if (atrope !== undefined && this.takeover !== undefined) return this.takeover.adopt(atrope, image, ctx);
+      return this.intake.upload(image, shape, ctx);
     }
     if (shape.release)
       await this.intake.release(kept, image, { index: disk.index, count: shape.count }, digest.sha512, ctx);
     else if (kept[PROP.diskSha512] !== digest.sha512) await this.intake.mark(kept.id, digest.sha512, ctx);
     return kept.id;
-  }
-
-  /** Hidden upload into the backend's project, checked; released at once unless staged. */
-  private async upload(
-    image: ImageRecord,
-    shape: { disk: PreparedDisk; count: number; release: boolean },
-    ctx: BackendContext,
-  ): Promise<string> {
-    const { disk, count } = shape;
-    const created = await this.intake.createHidden(
-      image,
-      { format: disk.format, index: disk.index, count },
-      ctx.signal,
-    );
-    let stored: GlanceImage;
-    let sha512: string;
-    try {
-      const sent = await this.client.uploadFile(created.id, disk.path, ctx.signal);
-      stored = await this.intake.verify(
-        created.id,
-        disk.path,
-        { size: sent.bytes, sha512: sent.sha512 },
-        ctx,
-      );
-      sha512 = sent.sha512;
-    } catch (err) {
-      // Leave nothing half-made behind; the caller retries the delivery later.
-      await this.intake.discard(created.id, ctx);
-      throw err;
-    }
-    if (shape.release) await this.intake.release(stored, image, { index: disk.index, count }, sha512, ctx);
-    else await this.intake.mark(stored.id, sha512, ctx);
-    return created.id;
   }
 
   private async discard(image: GlanceImage, ctx: BackendContext): Promise<void> {

@@ -2,10 +2,9 @@ import { VmiError } from '../../../shared/errors.js';
 import { TailHold } from '../../deliver/tail-hold.js';
 import type { GlanceClient, GlanceImage } from './client.js';
 import type { ResolvedGlanceConfig } from './config.js';
-import { storedMatches } from './integrity.js';
 import type { GlanceListing } from './listing.js';
 import type { DiskDigest } from './ownership.js';
-import { markVerified } from './integrity.js';
+import { markVerified, storedMatches } from './integrity.js';
 import {
   ENTRY_PROPERTIES,
   entryProperties,
@@ -15,7 +14,13 @@ import {
   PROP,
 } from './properties.js';
 import type { GlanceSharing } from './sharing.js';
-import type { BackendContextWithoutWork, DiskFormat, ImageRecord, InflightUpload } from '../types.js';
+import type {
+  BackendContextWithoutWork,
+  DiskFormat,
+  ImageRecord,
+  InflightUpload,
+  PreparedDisk,
+} from '../types.js';
 
 /**
  * How bytes enter Glance (issue 14, docs/glance.md): an image is created hidden
@@ -109,6 +114,34 @@ export class GlanceIntake {
     } catch (err) {
       ctx.log.warn({ ref: id, err }, 'could not delete an unfinished Glance image; the next run will');
     }
+  }
+
+  /** Hidden upload into the backend's project, checked; released at once unless staged. */
+  async upload(
+    image: ImageRecord,
+    shape: { disk: PreparedDisk; count: number; release: boolean },
+    ctx: BackendContextWithoutWork,
+  ): Promise<string> {
+    const { disk, count } = shape;
+    const created = await this.createHidden(
+      image,
+      { format: disk.format, index: disk.index, count },
+      ctx.signal,
+    );
+    let stored: GlanceImage;
+    let sha512: string;
+    try {
+      const sent = await this.client.uploadFile(created.id, disk.path, ctx.signal);
+      stored = await this.verify(created.id, disk.path, { size: sent.bytes, sha512: sent.sha512 }, ctx);
+      sha512 = sent.sha512;
+    } catch (err) {
+      // Leave nothing half-made behind; the caller retries the delivery later.
+      await this.discard(created.id, ctx);
+      throw err;
+    }
+    if (shape.release) await this.release(stored, image, { index: disk.index, count }, sha512, ctx);
+    else await this.mark(stored.id, sha512, ctx);
+    return created.id;
   }
 
   /**

@@ -1,4 +1,4 @@
-import { voProject } from './sharing.js';
+import { voProject } from '../routing.js';
 import type { Logger } from 'pino';
 import type { GlanceClient, GlanceImage } from './client.js';
 import type { ResolvedGlanceConfig } from './config.js';

@@ -1,19 +1,10 @@
 import type { GlanceClient, GlanceImage } from './client.js';
 import type { ResolvedGlanceConfig } from './config.js';
+import { voProject } from '../routing.js';
 import { patchTowards, PROP } from './properties.js';
 import type { BackendContextWithoutWork, ImageRecord } from '../types.js';
 
-/** The VO's mapped project, else `defaultProject` (routing holds other images back). */
-export function voProject(
-  config: Pick<ResolvedGlanceConfig, 'projects' | 'defaultProject'>,
-  vo: string | undefined,
-): string | undefined {
-  const projects = config.projects;
-  // Own keys only: a VO a list names `__proto__` or `constructor` maps to nothing.
-  const mapped =
-    vo !== undefined && projects !== undefined && Object.hasOwn(projects, vo) ? projects[vo] : undefined;
-  return mapped ?? config.defaultProject;
-}
+export { voProject } from '../routing.js';
 
 /**
  * Who may use an image: a VO maps to a Keystone project. `private` and `public` images
