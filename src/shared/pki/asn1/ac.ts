@@ -12,6 +12,7 @@ import {
   fail,
   integerHex,
   isContext,
+  isInteger,
   nameOf,
   octetsOf,
   oidOf,
@@ -101,7 +102,7 @@ function attributeCertificateFrom(block: asn1js.AsnType): AttributeCertificate {
   if (info === undefined) fail('empty attribute certificate');
   const fields = children(info);
   let i = 0;
-  if (fields[i] instanceof asn1js.Integer) i++; // version v2
+  if (isInteger(fields[i])) i++; // version v2
   const holder = holderOf(fields[i++]);
   const issuer = issuerOf(fields[i++]);
   i++; // signature algorithm inside the info

@@ -15,6 +15,7 @@ import {
   fail,
   intOf,
   isContext,
+  isInteger,
   octetsOf,
   oidOf,
   parseDer,
@@ -71,7 +72,7 @@ function basicConstraintsOf(value: Uint8Array): { ca: boolean; pathLen: number |
 function proxyCertInfoOf(value: Uint8Array): { pathLen: number | undefined; policyLanguage: string } {
   const items = children(parseDer(value));
   const first = items[0];
-  const hasPathLen = first instanceof asn1js.Integer;
+  const hasPathLen = isInteger(first);
   const pathLen = hasPathLen ? intOf(first) : undefined;
   const policy = items[hasPathLen ? 1 : 0];
   if (policy === undefined) fail('proxyCertInfo without proxyPolicy');

@@ -11,6 +11,7 @@ import {
   encoded,
   fail,
   isContext,
+  isInteger,
   octetsOf,
   oidOf,
   parseDer,
@@ -63,8 +64,7 @@ function signedDataFrom(der: Uint8Array): SignedData {
   if (!(sd instanceof asn1js.Sequence) || extra.length > 0) fail('not a SignedData');
   const fields = children(sd);
   const [version, digestAlgorithms, encap] = fields;
-  if (!(version instanceof asn1js.Integer) || !(digestAlgorithms instanceof asn1js.Set))
-    fail('not a SignedData');
+  if (!isInteger(version) || !(digestAlgorithms instanceof asn1js.Set)) fail('not a SignedData');
   if (!(encap instanceof asn1js.Sequence)) fail('SignedData without encapContentInfo');
   let i = 3;
   const certificateSet = isContext(fields[i], 0) ? fields[i++] : undefined;

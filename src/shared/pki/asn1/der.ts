@@ -113,13 +113,21 @@ export function isContext(block: asn1js.AsnType | undefined, tag: number): boole
   return block !== undefined && block.idBlock.tagClass === 3 && block.idBlock.tagNumber === tag;
 }
 
+/**
+ * An INTEGER by its tag: asn1js's Enumerated is a subclass of Integer, so `instanceof`
+ * alone would let an ENUMERATED stand where DER requires an INTEGER.
+ */
+export function isInteger(block: asn1js.AsnType | undefined): block is asn1js.Integer {
+  return block instanceof asn1js.Integer && block.idBlock.tagClass === 1 && block.idBlock.tagNumber === 2;
+}
+
 export function oidOf(block: asn1js.AsnType | undefined): string {
   if (!(block instanceof asn1js.ObjectIdentifier)) fail('expected an object identifier');
   return block.valueBlock.toString();
 }
 
 export function intOf(block: asn1js.AsnType | undefined): number {
-  if (!(block instanceof asn1js.Integer)) fail('expected an integer');
+  if (!isInteger(block)) fail('expected an integer');
   const value = block.valueBlock.valueDec;
   if (!Number.isSafeInteger(value) || value < 0) fail('integer out of range');
   return value;
@@ -152,7 +160,7 @@ export function bitsOf(block: asn1js.AsnType | undefined): { bytes: Uint8Array; 
 
 /** Serial numbers and other integers as lowercase hex without leading zero octets. */
 export function integerHex(block: asn1js.AsnType | undefined): string {
-  if (!(block instanceof asn1js.Integer)) fail('expected an integer');
+  if (!isInteger(block)) fail('expected an integer');
   const hex = Buffer.from(block.valueBlock.valueHexView).toString('hex');
   return hex.replace(/^(00)+(?=..)/, '');
 }
