@@ -52,6 +52,8 @@ const BIG = QUICK ? undefined : 4 * GiB;
 const ROUNDS = Number(process.env['VMICAST_BENCH_ROUNDS'] ?? (QUICK ? 1 : 3));
 /** VMICAST_BENCH_ARMS=vmicatcher,curlT: only these arms, and only the one-image case (a quick look). */
 const ARMS = process.env['VMICAST_BENCH_ARMS']?.split(',');
+/** VMICAST_BENCH_CASES=one,many,big: only these cases (all of them by default). */
+const CASES = process.env['VMICAST_BENCH_CASES']?.split(',') ?? ['one', 'many', 'big'];
 const RSS_GOAL_MB = 80;
 const VO = 'vo.bench.example.org';
 const CHILD = join(REPO, 'bench/lib/glance-deliver.mjs');
@@ -292,13 +294,17 @@ await runBenchmark('glance', 'First sync into a real Glance (benchmark 7)', asyn
     }
   };
   try {
-    const one = await randomFile(ONE);
-    await attempt(`${sizeLabel(ONE)} raw`, () => oneImage(b, one));
+    if (CASES.includes('one')) {
+      const one = await randomFile(ONE);
+      await attempt(`${sizeLabel(ONE)} raw`, () => oneImage(b, one));
+    }
     if (ARMS !== undefined) return { rows, details, note: `arms ${ARMS.join(', ')} only` };
-    const files: DataFile[] = [];
-    for (let i = 0; i < MANY.count; i++) files.push(await randomFile(MANY.size, `glance${i}`));
-    await attempt(`${MANY.count} x ${sizeLabel(MANY.size)} raw`, () => manyImages(b, files));
-    if (BIG !== undefined) {
+    if (CASES.includes('many')) {
+      const files: DataFile[] = [];
+      for (let i = 0; i < MANY.count; i++) files.push(await randomFile(MANY.size, `glance${i}`));
+      await attempt(`${MANY.count} x ${sizeLabel(MANY.size)} raw`, () => manyImages(b, files));
+    }
+    if (BIG !== undefined && CASES.includes('big')) {
       const oneMb = Number.parseInt(
         rows.find((r) => r.case.startsWith(sizeLabel(ONE)) && r.goal?.includes('MB'))?.vmicast ?? '0',
         10,

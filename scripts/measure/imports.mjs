@@ -18,7 +18,6 @@ const d = (p) => pathToFileURL(resolve(dist, p)).href;
 const GROUPS = [
   ['commander', ['commander']],
   ['yaml', ['yaml']],
-  ['got', ['got']],
   ['proxy agents', ['http-proxy-agent', 'https-proxy-agent', 'proxy-from-env']],
   ['pino', ['pino']],
   ['pino-pretty', ['pino-pretty']],
@@ -33,6 +32,7 @@ const GROUPS = [
   ['catcher/config.js (schema)', [d('catcher/config.js')]],
   ['catcher/catcher.js', [d('catcher/catcher.js')]],
   ['catcher/sync/sync.js', [d('catcher/sync/sync.js')]],
+  ['glance backend', [d('catcher/backends/glance/create.js')]],
 ];
 
 const probe = (specs) => `

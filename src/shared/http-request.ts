@@ -180,15 +180,16 @@ export class ResponseStream extends Readable {
     if ((typeof body === 'string' || Buffer.isBuffer(body)) && sendHeaders['content-length'] === undefined) {
       sendHeaders['content-length'] = String(Buffer.byteLength(body));
     }
-    const secure: HttpsRequestOptions & { secureContext: SecureContext } = {
+    // The secure context (every CA parsed: about 50 ms) is built only for an https request.
+    const secure = (): HttpsRequestOptions & { secureContext: SecureContext } => ({
       method,
       headers: sendHeaders,
       agent: agents.https,
       secureContext: this.transport.secureContext(),
       rejectUnauthorized: true,
-    };
+    });
     const req = tls
-      ? httpsRequest(url, secure)
+      ? httpsRequest(url, secure())
       : httpRequest(url, { method, headers: sendHeaders, agent: agents.http });
     this.req = req;
     const t = this.options.timeout ?? {};

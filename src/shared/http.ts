@@ -54,7 +54,7 @@ const proxyAgents = new Map<string, { http: HttpAgent; https: HttpsAgent }>();
  */
 export async function agentsFor(
   url: string | URL,
-  ca: string[],
+  ca: () => string[],
 ): Promise<{ http?: HttpAgent; https?: HttpsAgent }> {
   const proxy = getProxyForUrl(url);
   if (proxy === '') return {};
@@ -70,7 +70,7 @@ export async function agentsFor(
       // CONNECT to port 443 only); HTTPS tunnels with CONNECT and is verified end to end.
       http: new HttpProxyAgent(proxy, { keepAlive: true }),
       // agent-base agents derive from http.Agent but serve https requests too.
-      https: new HttpsProxyAgent(proxy, { keepAlive: true, ca }) as unknown as HttpsAgent,
+      https: new HttpsProxyAgent(proxy, { keepAlive: true, ca: ca() }) as unknown as HttpsAgent,
     };
     proxyAgents.set(proxy, agents);
   }
@@ -98,7 +98,9 @@ export interface HttpClient {
 }
 
 export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
-  const ca = [...systemCas(), ...(options.extraCaPem ?? [])];
+  // Read when a TLS connection first needs them: a plain-http sync never parses the bundle.
+  let cas: string[] | undefined;
+  const ca = () => (cas ??= [...systemCas(), ...(options.extraCaPem ?? [])]);
   // One context for every connection: built once, not from the CA list at each handshake.
   let context: SecureContext | undefined;
   // Agents of this client only: a connection verified with one CA set never serves another.
@@ -107,7 +109,7 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
     userAgent: options.userAgent ?? 'vmicast',
     maxRedirects: options.followRedirects === false ? 0 : 5,
     checkRedirect,
-    secureContext: () => (context ??= createSecureContext({ ca })),
+    secureContext: () => (context ??= createSecureContext({ ca: ca() })),
     async agents(url) {
       const proxied = options.proxyFromEnv === false ? {} : await agentsFor(url, ca);
       return { http: proxied.http ?? direct.http, https: proxied.https ?? direct.https };

@@ -10,7 +10,7 @@ import { runInNewContext } from 'node:vm';
  * a fraction of a millisecond each (no measurable throughput cost).
  */
 
-type Gc = (options: { type: 'minor' | 'major' }) => void;
+type Gc = (options?: { type: 'minor' | 'major' }) => void;
 
 let collect: Gc | undefined;
 
@@ -31,15 +31,61 @@ function gcFunction(): Gc {
  */
 export const RELEASE_EVERY = 1 << 20;
 
-/** Counts received bytes; after every `every` of them, runs a young-generation collection. */
-export function chunkReleaser(every = RELEASE_EVERY): (bytes: number) => void {
+export interface ChunkReleaser {
+  /** Counts bytes received; runs a young-generation collection when enough went by. */
+  (bytes: number): void;
+  /** The transfer ended: its bytes no longer widen the shared interval. */
+  close(): void;
+}
+
+/**
+ * Some chunks still outlive two young collections (a slow receiver, such as four uploads
+ * into one Glance, keeps them waiting in its writes) and are promoted; V8 would free them
+ * only when the old generation grows by tens of MB. Every few young collections, buffers
+ * above this are collected with a full collection: a few milliseconds on the catcher's
+ * small heap. It must be `gc()` itself: `gc({ type: 'major' })` left the dead buffers
+ * counted (and resident) in the measurements of docs/memory.md.
+ */
+const PROMOTED_LIMIT = 6 * 1024 * 1024;
+const CHECK_EVERY = 4;
+
+/** The intervals of the transfers running now, summed, and the bytes since the last collection. */
+let budget = 0;
+let since = 0;
+let collections = 0;
+
+/** Collections the releasers ran so far (for tests and measurements). */
+export function releaserCollections(): number {
+  return collections;
+}
+
+/**
+ * A transfer's share of one process-wide collector: a young-generation collection after
+ * every `every` bytes of this transfer, or, while several run at once, after the sum of
+ * their intervals of all their bytes together. Per-transfer counters would collect four
+ * times as often with four transfers, while each one's chunks wait as long as before in its
+ * own buffers: they survived two collections and were promoted (a 20-image sync into Glance
+ * peaked at 105-110 MB, arrayBuffers up to 35 MB; docs/memory.md).
+ */
+export function chunkReleaser(every = RELEASE_EVERY): ChunkReleaser {
   const gc = gcFunction();
-  let since = 0;
-  return (bytes: number) => {
+  let open = true;
+  budget += every;
+  const release = ((bytes: number) => {
     since += bytes;
-    if (since >= every) {
+    if (since >= Math.max(budget, RELEASE_EVERY)) {
       since = 0;
+      collections += 1;
       gc({ type: 'minor' });
+      if (collections % CHECK_EVERY === 0 && process.memoryUsage().arrayBuffers > PROMOTED_LIMIT) {
+        gc();
+      }
     }
+  }) as ChunkReleaser;
+  release.close = () => {
+    if (open) budget -= every;
+    open = false;
+    if (budget === 0) since = 0;
   };
+  return release;
 }

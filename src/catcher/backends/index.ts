@@ -23,8 +23,8 @@ export async function createBackends(configs: readonly BackendConfig[]): Promise
         backends.exec.push(config);
         break;
       case 'glance': {
-        // Loaded only for a Glance backend: its HTTP client (got) costs 11 MB of memory
-        // that a sync into directories alone never needs (issue 14, item 6).
+        // Loaded only for a Glance backend: its modules cost memory and start-up time that
+        // a sync into directories alone never needs (issue 14, item 6).
         const { createGlanceBackend } = await import('./glance/create.js');
         backends.delivery.push(createGlanceBackend(config));
         break;

@@ -215,8 +215,7 @@ export async function downloadImage(
     const tap = offset === 0 ? job.tap?.() : undefined;
     // A chunk that survives two young collections while it waits in a buffer is promoted
     // and then waits for a full one: collect no more often than every few times what the
-    // destinations may hold (the file's 256 KiB alone: every MiB; Glance's in-flight pass,
-    // 1 MiB: every 4 MiB, measured 93-97 MB against 105-116 at every MiB; docs/memory.md).
+    // destinations may hold (256 KiB each, the file and the in-flight pass: every MiB).
     const buffered = Math.max(out.writableHighWaterMark, tap?.writableHighWaterMark ?? 0);
     const release = chunkReleaser(Math.max(RELEASE_EVERY, 4 * buffered));
     try {
@@ -239,6 +238,8 @@ export async function downloadImage(
       // What arrived stays for a resume (bytes that failed verification are deleted below).
       await endAndClose(out).catch(() => destroyAndClose(out));
       throw err;
+    } finally {
+      release.close();
     }
     const total = offset + transferred;
     if (total !== job.size) {

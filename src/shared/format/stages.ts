@@ -3,7 +3,6 @@ import { join } from 'node:path';
 import { VmiError } from '../errors.js';
 import { decompressFile } from './decompress.js';
 import { detectFormatFromHeader, headerRefusal, sampleFile, type FileSample } from './detect.js';
-import { readOvaDisks } from './ova.js';
 import { qemuImgConvert, qemuImgInfo, selfContainedProblem } from './qemu.js';
 import type { DetectedFormat, DiskFormat, FormatLimits } from './types.js';
 
@@ -91,6 +90,8 @@ export async function unwrap(stage: Stage, ctx: StageContext): Promise<Detected>
  */
 export async function disksOf(image: Detected, ctx: StageContext): Promise<Stage[]> {
   if (image.format !== 'ova' && image.format !== 'tar') return [image];
+  // tar-stream is loaded only for an archive, not by every sync.
+  const { readOvaDisks } = await import('./ova.js');
   const extracted = await readOvaDisks(image.path, ctx.dir, { limits: ctx.limits, signal: ctx.signal });
   await discard(image);
   return extracted.map((disk) => ({ path: disk.path, owned: true, name: disk.name }));

@@ -1,6 +1,6 @@
-import type { Got } from 'got';
 import { VmiError } from '../../../shared/errors.js';
 import { isApplicationCredential, type GlanceAuthConfig, type GlanceTestIdentity } from './config.js';
+import type { GlanceHttp } from './http.js';
 
 /**
  * How the Glance client reaches the Image API: a Keystone v3 token plus the image
@@ -62,7 +62,7 @@ export function noAuth(endpoint: string, identity?: GlanceTestIdentity): GlanceA
 }
 
 export interface KeystoneAuthOptions {
-  http: Got;
+  http: GlanceHttp;
   timeoutMs: number;
   /** Use this Image API root instead of the catalog's. */
   endpointOverride?: string | undefined;
@@ -138,31 +138,28 @@ export class KeystoneAuth implements GlanceAuth {
     this.issued += 1;
     let response;
     try {
-      response = await this.options.http.post(url, {
-        json: requestBody(this.config, this.options.projectId),
-        headers: { accept: 'application/json' },
-        responseType: 'text',
-        throwHttpErrors: false,
-        followRedirect: false,
-        retry: { limit: 0 },
+      response = await this.options.http.request(url, {
+        method: 'POST',
+        headers: { accept: 'application/json', 'content-type': 'application/json' },
+        body: JSON.stringify(requestBody(this.config, this.options.projectId)),
         timeout: { request: this.options.timeoutMs },
-        ...(signal === undefined ? {} : { signal }),
+        signal,
       });
     } catch (err) {
-      // The got error carries the request options (the password): keep only its message.
+      // Only the message: never anything of the request (the password is in its body).
       throw new VmiError('BACKEND_FAILED', `Keystone ${url}: ${(err as Error).message}`);
     }
-    if (response.statusCode !== 201 && response.statusCode !== 200) {
+    if (response.status !== 201 && response.status !== 200) {
       throw new VmiError(
         'BACKEND_FAILED',
-        `Keystone refused the token request (HTTP ${response.statusCode}): ${keystoneMessage(response.body)}`,
+        `Keystone refused the token request (HTTP ${response.status}): ${keystoneMessage(response.text)}`,
       );
     }
     const token = response.headers['x-subject-token'];
     if (typeof token !== 'string' || token === '') {
       throw new VmiError('BACKEND_FAILED', 'Keystone answered without an X-Subject-Token header');
     }
-    const body = parseJson(response.body);
+    const body = parseJson(response.text);
     const expiresAt = Date.parse(typeof body.token?.expires_at === 'string' ? body.token.expires_at : '');
     if (Number.isNaN(expiresAt)) {
       throw new VmiError('BACKEND_FAILED', 'Keystone token without a valid expires_at');

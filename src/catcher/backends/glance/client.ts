@@ -1,15 +1,15 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type { Got, Method } from 'got';
 import { DigestStream } from '../../../shared/digest.js';
 import { chunkReleaser } from '../../../shared/memory.js';
 import { VmiError } from '../../../shared/errors.js';
 import { failure, transportFailure, type Reply } from './errors.js';
 import type { GlanceAuth } from './auth.js';
+import type { GlanceHttp, Method } from './http.js';
 
 /**
- * The few OpenStack Image API v2 calls the backend needs, over got. Every failure becomes
+ * The few OpenStack Image API v2 calls the backend needs (http.ts). Every failure becomes
  * BACKEND_FAILED with the HTTP status and Glance's own message; tokens never appear in
  * messages. A 401 makes the client forget its token and try once more with a new one.
  */
@@ -51,13 +51,14 @@ interface CallOptions {
   upload?: boolean;
 }
 
+const READ_BUFFER = 256 * 1024;
 const PATCH_TYPE = 'application/openstack-images-v2.1-json-patch';
 const PAGE_SIZE = 200;
 
 export class GlanceClient {
   constructor(
     private readonly auth: GlanceAuth,
-    private readonly http: Got,
+    private readonly http: GlanceHttp,
     private readonly timeoutMs: number,
   ) {}
 
@@ -177,11 +178,13 @@ export class GlanceClient {
     let digest = new DigestStream();
     const body = (): Readable => {
       digest = new DigestStream();
-      const source = createReadStream(file, { highWaterMark: 1024 * 1024 });
-      const release = chunkReleaser();
+      // 256 KiB reads: a chunk is sent before two young collections can promote it.
+      const source = createReadStream(file, { highWaterMark: READ_BUFFER });
+      const release = chunkReleaser(4 * READ_BUFFER);
       source.on('data', (chunk) => release(chunk.length));
+      source.once('close', () => release.close());
       source.on('error', (err) => digest.destroy(err));
-      // When got gives up on the body, close the file too.
+      // When the request gives up on the body, close the file too.
       digest.on('close', () => source.destroy());
       return source.pipe(digest);
     };
@@ -295,23 +298,21 @@ export class GlanceClient {
     if (options.patch !== undefined) headers['content-type'] = PATCH_TYPE;
     const body = options.body?.();
     const t = this.timeoutMs;
+    let text: string | undefined;
+    if (options.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      text = JSON.stringify(options.json);
+    } else if (options.patch !== undefined) text = JSON.stringify(options.patch);
     try {
-      const response = await this.http(url, {
+      return await this.http.request(url, {
         method,
         headers,
-        ...(options.json === undefined ? {} : { json: options.json }),
-        ...(options.patch === undefined ? {} : { body: JSON.stringify(options.patch) }),
+        ...(text === undefined ? {} : { body: text }),
         ...(body === undefined ? {} : { body }),
-        responseType: 'text',
-        throwHttpErrors: false,
-        // A redirect would carry X-Auth-Token to wherever it points.
-        followRedirect: false,
-        retry: { limit: 0 },
         // Uploads may take long: limit idleness, not the total.
         timeout: options.upload === true ? { connect: t, socket: t, response: t } : { request: t },
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        signal: options.signal,
       });
-      return { status: response.statusCode, text: response.body };
     } catch (err) {
       body?.destroy();
       throw err;

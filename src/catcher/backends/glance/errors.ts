@@ -1,12 +1,9 @@
-import type { Method } from 'got';
+import type { GlanceResponse, Method } from './http.js';
 import { VmiError } from '../../../shared/errors.js';
 
 /** How Glance's answers become BACKEND_FAILED errors: status and Glance's own words, never a token. */
 
-export interface Reply {
-  status: number;
-  text: string;
-}
+export type Reply = GlanceResponse;
 
 export function transportFailure(method: Method, url: string, err: unknown, signal?: AbortSignal): VmiError {
   const e = err as Error & { code?: string };

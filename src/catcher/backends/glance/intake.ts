@@ -33,8 +33,8 @@ import type {
 
 /** Bytes a streamed upload keeps back until the download is verified. */
 const TAIL = 64 * 1024;
-/** Bytes buffered between the download and the upload. */
-const BUFFER = 1 << 20;
+/** Bytes buffered between the download and the upload (small: see deliver/inflight.ts). */
+const BUFFER = 256 * 1024;
 
 export interface DiskShape {
   format: DiskFormat;
