@@ -46,8 +46,8 @@ export interface ChunkReleaser {
  * small heap. It must be `gc()` itself: `gc({ type: 'major' })` left the dead buffers
  * counted (and resident) in the measurements of docs/memory.md.
  */
-const PROMOTED_LIMIT = 6 * 1024 * 1024;
-const CHECK_EVERY = 4;
+const PROMOTED_LIMIT = 4 * 1024 * 1024;
+const CHECK_EVERY = 2;
 
 /** The intervals of the transfers running now, summed, and the bytes since the last collection. */
 let budget = 0;
