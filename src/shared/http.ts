@@ -93,7 +93,7 @@ export interface HttpClient {
   /** The whole answer in memory (small answers and tests). */
   get(
     url: string | URL,
-    options?: StreamOptions & { responseType?: 'buffer' },
+    options?: StreamOptions & { responseType?: 'buffer'; maxBytes?: number },
   ): Promise<ResponseHead & { body: Buffer }>;
 }
 
@@ -119,11 +119,23 @@ export function createHttpClient(options: HttpClientOptions = {}): HttpClient {
     new ResponseStream(new URL(url), opts, transport);
   return {
     stream,
-    async get(url, { responseType: _buffer, ...opts } = {}) {
+    async get(url, { responseType: _buffer, maxBytes = Infinity, ...opts } = {}) {
       const response = stream(url, opts);
       const head = await responseOf(response);
       const chunks: Buffer[] = [];
-      for await (const chunk of response) chunks.push(chunk as Buffer);
+      let size = 0;
+      for await (const chunk of response) {
+        size += (chunk as Buffer).length;
+        if (size > maxBytes) {
+          response.destroy();
+          const where = new URL(url);
+          throw new VmiError(
+            'FETCH_FAILED',
+            `${where.origin}${where.pathname}: answer larger than ${maxBytes} bytes`,
+          );
+        }
+        chunks.push(chunk as Buffer);
+      }
       return { statusCode: head.statusCode, headers: head.headers, body: Buffer.concat(chunks) };
     },
   };

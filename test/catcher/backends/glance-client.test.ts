@@ -81,3 +81,42 @@ describe('Glance client: a connection closed without an answer', () => {
     assert.deepEqual(seen, ['POST /v2/images']);
   });
 });
+
+describe('Glance client: an answer too large for an API reply', () => {
+  let sent = 0;
+  let base = '';
+  // An image API (or whatever answers at its address) that streams an endless JSON string.
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    req.resume();
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"id": "img-1", "name": "');
+    const chunk = Buffer.alloc(1 << 20, 'a');
+    const more = () => {
+      while (sent < 64 << 20 && !res.destroyed) {
+        sent += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', more);
+      }
+      res.end('"}');
+    };
+    more();
+  });
+
+  before(async () => {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+
+  it('stops reading it and fails with BACKEND_FAILED', async () => {
+    const client = new GlanceClient(noAuth(base), createGlanceHttp(undefined), 5000);
+    await assert.rejects(
+      client.getImage('img-1'),
+      (err: unknown) =>
+        err instanceof VmiError && err.code === 'BACKEND_FAILED' && /larger than/.test(err.message),
+    );
+    assert.ok(sent < 64 << 20, `the server sent ${sent} bytes: the client read it all`);
+  });
+});

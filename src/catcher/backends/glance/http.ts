@@ -33,6 +33,9 @@ export interface GlanceHttp {
   request(url: string, request: GlanceRequest): Promise<GlanceResponse>;
 }
 
+/** An Image API or Keystone answer is JSON of a few hundred KiB at most (a page of 200 images). */
+const MAX_ANSWER = 16 * 1024 * 1024;
+
 export function createGlanceHttp(caFile: string | undefined): GlanceHttp {
   let extraCaPem: string[] | undefined;
   if (caFile !== undefined) {
@@ -56,6 +59,7 @@ export function createGlanceHttp(caFile: string | undefined): GlanceHttp {
         method,
         headers,
         timeout,
+        maxBytes: MAX_ANSWER,
         ...(body === undefined ? {} : { body }),
         ...(signal === undefined ? {} : { signal }),
       });
