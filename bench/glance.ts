@@ -52,6 +52,8 @@ const BIG = QUICK ? undefined : 4 * GiB;
 const ROUNDS = Number(process.env['VMICAST_BENCH_ROUNDS'] ?? (QUICK ? 1 : 3));
 /** VMICAST_BENCH_ARMS=vmicatcher,curlT: only these arms, and only the one-image case (a quick look). */
 const ARMS = process.env['VMICAST_BENCH_ARMS']?.split(',');
+/** VMICAST_BENCH_GLANCE_PARALLEL=N: the backend's `parallel` (uploads at once), default 4. */
+const PARALLEL = process.env['VMICAST_BENCH_GLANCE_PARALLEL'];
 /** VMICAST_BENCH_CASES=one,many,big: only these cases (all of them by default). */
 const CASES = process.env['VMICAST_BENCH_CASES']?.split(',') ?? ['one', 'many', 'big'];
 const RSS_GOAL_MB = 80;
@@ -77,7 +79,10 @@ async function syncArm(b: Bench, files: readonly DataFile[]): Promise<() => Prom
     sha512: f.sha512,
   }));
   await writeFile(join(dataDir(), listName), signedList(b.grid, images, { vo: VO }), { mode: 0o644 });
-  const backend = b.glance.backend({ projects: { [VO]: 'vo-bench-project' } });
+  const backend = b.glance.backend({
+    projects: { [VO]: 'vo-bench-project' },
+    ...(PARALLEL === undefined ? {} : { parallel: Number(PARALLEL) }),
+  });
   return async () => {
     const site = await makeSite(b.grid, {}, { backends: [backend] });
     try {
