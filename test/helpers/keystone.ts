@@ -127,7 +127,10 @@ function templateDatabase(env: NodeJS.ProcessEnv): Promise<string> {
 }
 
 /** Points a copy of the template at its Keystone and adds the image service, before it serves. */
-function register(dir: string, keystone: string, glance: string): void {
+/** Where the image endpoints point until Glance has a port (setImageEndpoint). */
+const NO_GLANCE_YET = 'http://127.0.0.1:9';
+
+function register(dir: string, keystone: string): void {
   const db = new Database(join(dir, 'keystone.db'));
   try {
     db.prepare('UPDATE endpoint SET url = ? WHERE url = ?').run(keystone, TEMPLATE_URL);
@@ -141,11 +144,49 @@ function register(dir: string, keystone: string, glance: string): void {
       'INSERT INTO endpoint (id, interface, service_id, url, extra, enabled, region_id) VALUES (?, ?, ?, ?, ?, 1, ?)',
     );
     for (const itf of ['public', 'internal', 'admin']) {
-      endpoint.run(randomBytes(16).toString('hex'), itf, service, glance, '{}', 'RegionOne');
+      endpoint.run(randomBytes(16).toString('hex'), itf, service, NO_GLANCE_YET, '{}', 'RegionOne');
     }
   } finally {
     db.close();
   }
+}
+
+function setImageEndpoint(dir: string, glance: string): void {
+  const db = new Database(join(dir, 'keystone.db'));
+  try {
+    db.prepare('UPDATE endpoint SET url = ? WHERE url = ?').run(glance, NO_GLANCE_YET);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * glance-api behind Keystone; its URL. A port found free can be taken before glance-api
+ * binds it (seen in CI: "Could not bind ... after trying for 30 seconds"): a few tries, each
+ * in a directory of its own, which `attempt.dir` names for the caller's clean-up.
+ */
+async function startGlanceBehind(
+  dir: string,
+  env: NodeJS.ProcessEnv,
+  attempt: { dir: string },
+): Promise<string> {
+  let lastError: unknown;
+  for (let n = 1; n <= 3; n++) {
+    const port = await freePort();
+    attempt.dir = join(dir, `glance${n}`);
+    const args = ['start', '--port', String(port), '--dir', attempt.dir, '--context', 'keystone'];
+    try {
+      await run(GLANCE_SCRIPT, [...args, '--auth-conf', join(dir, 'authtoken.conf')], {
+        timeout: START_TIMEOUT_MS,
+        env,
+      });
+      return `http://127.0.0.1:${port}`;
+    } catch (err) {
+      lastError = err;
+      await run(GLANCE_SCRIPT, ['stop', '--dir', attempt.dir], { timeout: 30_000 }).catch(() => undefined);
+    }
+  }
+  throw lastError;
 }
 
 /**
@@ -183,9 +224,8 @@ async function waitFor(url: string, pid: number, what: string): Promise<void> {
 export async function startCloud(options: CloudOptions = {}): Promise<Cloud> {
   const started = Date.now();
   const dir = await tempDir('vmicast-keystone-');
-  const [ksPort, glancePort] = [await freePort(), await freePort()];
+  const ksPort = await freePort();
   const keystone = `http://127.0.0.1:${ksPort}/v3`;
-  const glance = `http://127.0.0.1:${glancePort}`;
   const conf = join(dir, 'keystone.conf');
   await writeFile(conf, keystoneConf(dir, options));
   await writeFile(join(dir, 'authtoken.conf'), authtokenConf(keystone));
@@ -196,15 +236,8 @@ export async function startCloud(options: CloudOptions = {}): Promise<Cloud> {
   delete env['HTTP_PROXY'];
   delete env['HTTPS_PROXY'];
   // Glance's own start (db_sync, glance-api) does not need Keystone yet: run it meanwhile.
-  const glanceDir = join(dir, 'glance');
-  const glanceStart = run(
-    GLANCE_SCRIPT,
-    ['start', '--port', String(glancePort), '--dir', glanceDir, '--context', 'keystone'].concat([
-      '--auth-conf',
-      join(dir, 'authtoken.conf'),
-    ]),
-    { timeout: START_TIMEOUT_MS, env },
-  );
+  const attempt = { dir: join(dir, 'glance1') };
+  const glanceStart = startGlanceBehind(dir, env, attempt);
   glanceStart.catch(() => undefined);
   let uwsgi: ChildProcess | undefined;
   let glancePid = 0;
@@ -219,15 +252,17 @@ export async function startCloud(options: CloudOptions = {}): Promise<Cloud> {
   };
   process.once('exit', killAll);
   const stopGlance = () =>
-    run(GLANCE_SCRIPT, ['stop', '--dir', glanceDir], { timeout: 30_000 }).catch(() => undefined);
+    run(GLANCE_SCRIPT, ['stop', '--dir', attempt.dir], { timeout: 30_000 }).catch(() => undefined);
   try {
     for (const repo of KEY_REPOSITORIES) await writeKeys(join(dir, repo));
     await copyFile(await templateDatabase(env), join(dir, 'keystone.db'));
-    register(dir, keystone, glance);
+    register(dir, keystone);
     uwsgi = serveKeystone(dir, ksPort, env);
     await waitFor(keystone, uwsgi.pid ?? 0, 'keystone (uwsgi)');
-    await glanceStart;
-    glancePid = Number((await readFile(join(glanceDir, 'glance-api.pid'), 'utf8')).trim());
+    const glance = await glanceStart;
+    // Keystone reads its catalog from the database for each token (no cache configured).
+    setImageEndpoint(dir, glance);
+    glancePid = Number((await readFile(join(attempt.dir, 'glance-api.pid'), 'utf8')).trim());
     const cloud = await populate(keystone, glance, dir);
     const server = uwsgi;
     return {
