@@ -4,13 +4,24 @@
  * connection that the client reuses at that moment.
  */
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { noAuth } from '../../../src/catcher/backends/glance/auth.js';
 import { GlanceClient } from '../../../src/catcher/backends/glance/client.js';
 import { createGlanceHttp } from '../../../src/catcher/backends/glance/http.js';
 import { VmiError } from '../../../src/shared/errors.js';
+
+/** Listens on a free loopback port; the base URL. */
+async function serve(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+function stop(server: Server): void {
+  server.closeAllConnections();
+  server.close();
+}
 
 describe('Glance client: a connection closed without an answer', () => {
   const seen: string[] = [];
@@ -33,13 +44,9 @@ describe('Glance client: a connection closed without an answer', () => {
   const client = () => new GlanceClient(noAuth(base), createGlanceHttp(undefined), 5000);
 
   before(async () => {
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = await serve(server);
   });
-  after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
+  after(() => stop(server));
   beforeEach(() => {
     seen.length = 0;
     drops = 0;
@@ -102,13 +109,9 @@ describe('Glance client: an answer too large for an API reply', () => {
   });
 
   before(async () => {
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    base = await serve(server);
   });
-  after(() => {
-    server.closeAllConnections();
-    server.close();
-  });
+  after(() => stop(server));
 
   it('stops reading it and fails with BACKEND_FAILED', async () => {
     const client = new GlanceClient(noAuth(base), createGlanceHttp(undefined), 5000);
