@@ -6,7 +6,7 @@ import { chunkReleaser } from '../../../shared/memory.js';
 import { VmiError } from '../../../shared/errors.js';
 import { failure, transportFailure, type Reply } from './errors.js';
 import type { GlanceAuth } from './auth.js';
-import type { GlanceHttp, Method } from './http.js';
+import { onceMore, type GlanceHttp, type Method } from './http.js';
 
 /**
  * The few OpenStack Image API v2 calls the backend needs (http.ts). Every failure becomes
@@ -260,11 +260,6 @@ export class GlanceClient {
     }
   }
 
-  /**
-   * One request, sent once more when it met a closed connection and could not have changed
-   * anything twice: Node keeps connections alive, and Glance may close an idle one just as
-   * it is reused ("socket hang up"). Uploads and creations are never repeated here.
-   */
   private async send(
     method: Method,
     url: string,
@@ -272,18 +267,12 @@ export class GlanceClient {
     options: CallOptions,
   ): Promise<Reply> {
     try {
-      return await this.sendOnce(method, url, token, options);
+      const hasStream = options.body !== undefined;
+      return await onceMore(method, hasStream, options.signal, () =>
+        this.sendOnce(method, url, token, options),
+      );
     } catch (err) {
-      const code = (err as { code?: string }).code;
-      const repeatable = REPEATABLE.has(method) && options.body === undefined;
-      if (!repeatable || options.signal?.aborted === true || !STALE_CONNECTION.has(code ?? '')) {
-        throw transportFailure(method, url, err, options.signal);
-      }
-      try {
-        return await this.sendOnce(method, url, token, options);
-      } catch (again) {
-        throw transportFailure(method, url, again, options.signal);
-      }
+      throw transportFailure(method, url, err, options.signal);
     }
   }
 
@@ -319,7 +308,3 @@ export class GlanceClient {
     }
   }
 }
-
-/** Methods whose repetition changes nothing more (a JSON patch sets values). */
-const REPEATABLE = new Set<Method>(['GET', 'HEAD', 'DELETE', 'PATCH']);
-const STALE_CONNECTION = new Set(['ECONNRESET', 'EPIPE']);

@@ -67,3 +67,29 @@ export function createGlanceHttp(caFile: string | undefined): GlanceHttp {
     },
   };
 }
+
+/** Methods whose repetition changes nothing more (a JSON patch sets values). */
+const REPEATABLE = new Set<Method>(['GET', 'HEAD', 'DELETE', 'PATCH']);
+const STALE_CONNECTION = new Set(['ECONNRESET', 'EPIPE']);
+
+/**
+ * `send`, once more when it met a closed connection and could not have changed anything
+ * twice: Node keeps connections alive, and Glance may close an idle one just as it is
+ * reused ("socket hang up"). Streamed bodies (uploads) and creations are never repeated.
+ */
+export async function onceMore<T>(
+  method: Method,
+  hasStream: boolean,
+  signal: AbortSignal | undefined,
+  send: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await send();
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (!REPEATABLE.has(method) || hasStream || signal?.aborted === true || !STALE_CONNECTION.has(code)) {
+      throw err;
+    }
+    return send();
+  }
+}
