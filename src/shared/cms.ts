@@ -169,12 +169,31 @@ export function openSignature(signatureDer: Uint8Array, allowSha1: boolean): Ope
   const digest = digestName(info.digestAlgorithm.oid);
   checkDigestStrength(digest, allowSha1, 'the signature digest');
   checkDigestStrength(signatureDigest(info.signatureAlgorithm, digest), allowSha1, 'the signature algorithm');
+  checkOneHash(info, digest as string);
   return {
     info,
     signer: findSigner(info, sd.certificates),
     certificates: sd.certificates,
     digest: digest as string,
   };
+}
+
+/**
+ * A signature algorithm that names a hash (sha256WithRSAEncryption, ECDSA, RSA-PSS) must
+ * name the digest algorithm's: RFC 5754 lets a SignerInfo spell RSA either as rsaEncryption
+ * or as the matching <hash>WithRSAEncryption, and one signature then has one hash. OpenSSL
+ * hashes with digestAlgorithm whatever the name says; a mismatch is refused rather than
+ * read two ways. Ed25519 hashes inside the algorithm (RFC 8419) and names none here.
+ */
+function checkOneHash(info: SignerInfo, digest: string): void {
+  if (info.signatureAlgorithm.oid === OID.ed25519) return;
+  const named = signatureDigest(info.signatureAlgorithm, digest);
+  if (named !== digest) {
+    throw new VmiError(
+      'SIGNATURE_INVALID',
+      `the signature algorithm ${info.signatureAlgorithm.oid} hashes with ${String(named)}, the digest algorithm with ${digest}`,
+    );
+  }
 }
 
 /**

@@ -57,7 +57,13 @@ export interface SignatureMap {
   mustRefuse: number[];
   /** Offsets it may ignore, with the reason (the informational fields of RFC 5652). */
   mayIgnore: Map<number, string>;
+  /** One byte value at a must-refuse offset that spells the same signature another way. */
+  equivalent: Map<number, number>;
 }
+
+const RSA_ENCRYPTION = '2a864886f70d010101';
+/** The last arc of <hash>WithRSAEncryption by the last arc of the hash's OID (2.16.840.1.101.3.4.2.x). */
+const WITH_RSA: Record<number, number> = { 1: 11, 2: 12, 3: 13, 4: 14 };
 
 /**
  * Classifies every byte of the DER of a detached SignedData with one SignerInfo. What a
@@ -105,5 +111,20 @@ export function classifySignature(der: Uint8Array, signerDer: Uint8Array): Signa
   }
   const mustRefuse: number[] = [];
   for (let i = 0; i < der.length; i++) if (!mayIgnore.has(i)) mustRefuse.push(i);
-  return { mustRefuse, mayIgnore };
+  return { mustRefuse, mayIgnore, equivalent: rsaSpellings(der, digestAlgorithm, signatureAlgorithm) };
+}
+
+/**
+ * RFC 5754 section 3.2: a SignerInfo names RSA as rsaEncryption or as the
+ * <hash>WithRSAEncryption of its digest algorithm. The last byte of the OID turns one into
+ * the other; the verifier must read both as the same signature.
+ */
+function rsaSpellings(der: Uint8Array, digest: DerNode, signature: DerNode | undefined): Map<number, number> {
+  const oid = signature?.children[0];
+  const digestOid = digest.children[0];
+  if (oid === undefined || digestOid === undefined) return new Map<number, number>();
+  if (Buffer.from(der.subarray(oid.content, oid.end)).toString('hex') !== RSA_ENCRYPTION)
+    return new Map<number, number>();
+  const withRsa = WITH_RSA[der[digestOid.end - 1] ?? 0];
+  return new Map(withRsa === undefined ? [] : [[oid.end - 1, withRsa]]);
 }

@@ -30,6 +30,8 @@ function code(fn: () => unknown): string | null {
   }
 }
 
+type Attr = { oid: string; values: Uint8Array[] };
+
 describe('CMS signatures', () => {
   let grid: Grid;
   let trust: Trust;
@@ -82,21 +84,27 @@ describe('CMS signatures', () => {
     checkRow({ name: '-nocerts', signed: osign(['-nocerts']), trust, code: 'SIGNER_UNTRUSTED' });
   });
 
+  /** A SHA-256 SignedData made by hand: its attributes, signed with `hash` under `algorithm`. */
+  function build(attrs: Attr[], algorithm: string = OID.rsaEncryption, hash = 'sha256'): Uint8Array {
+    const signature = new Uint8Array(
+      sign(hash, encodeSignedAttributes(attrs), grid.publisher.key.privateKey),
+    );
+    return encodeDetachedSignedData({
+      certificates: [grid.publisher.der],
+      digestOid: OID.sha256,
+      signatureAlgorithm: { oid: algorithm, params: new Uint8Array([5, 0]) },
+      signedAttrs: attrs,
+      signature,
+    });
+  }
+  const goodAttrs = (): Attr[] => [
+    { oid: OID.contentType, values: [encodeOid(OID.data)] },
+    { oid: OID.messageDigest, values: [encodeOctets(createHash('sha256').update(content).digest())] },
+  ];
+
   it('refuses duplicate signed attributes and a contentType other than data', () => {
-    const key = grid.publisher.key.privateKey;
     const digest = createHash('sha256').update(content).digest();
-    const build = (attrs: { oid: string; values: Uint8Array[] }[]) => {
-      const signature = new Uint8Array(sign('sha256', encodeSignedAttributes(attrs), key));
-      return encodeDetachedSignedData({
-        certificates: [grid.publisher.der],
-        digestOid: OID.sha256,
-        signatureAlgorithm: { oid: OID.rsaEncryption, params: new Uint8Array([5, 0]) },
-        signedAttrs: attrs,
-        signature,
-      });
-    };
-    const contentType = { oid: OID.contentType, values: [encodeOid(OID.data)] };
-    const md = { oid: OID.messageDigest, values: [encodeOctets(digest)] };
+    const [contentType, md] = goodAttrs() as [Attr, Attr];
     const good = build([contentType, md]);
     assert.equal(
       code(() => verifyDetached(content, good, false)),
@@ -127,6 +135,29 @@ describe('CMS signatures', () => {
       code(() => verifyDetached(content, notData, false)),
       'SIGNATURE_INVALID',
     );
+  });
+
+  it('reads RSA named as sha256WithRSAEncryption like rsaEncryption; refuses a hash other than the digest algorithm', () => {
+    const envelope = osign([]);
+    const row = (name: string, algorithm: string, hash: string) => ({
+      name,
+      signed: withSignature(envelope, build(goodAttrs(), algorithm, hash)),
+      trust,
+    });
+    // RFC 5754 section 3.2 allows either name; the long fuzz run found the one-byte change
+    // from 1.1.1 to 1.1.11 accepted, which is this equivalence and not a forgery.
+    checkRow({ ...row('sha256WithRSAEncryption', OID.sha256WithRSA, 'sha256'), code: null });
+    // OpenSSL hashes with digestAlgorithm and ignores the name's hash.
+    checkRow({
+      ...row('sha512WithRSAEncryption over a SHA-256 digest', OID.sha512WithRSA, 'sha256'),
+      code: 'SIGNATURE_INVALID',
+      stricter: 'one hash per signature (RFC 5754 section 3.2)',
+    });
+    // Signed as the name says: OpenSSL refuses it too.
+    checkRow({
+      ...row('sha512WithRSAEncryption signed with SHA-512', OID.sha512WithRSA, 'sha512'),
+      code: 'SIGNATURE_INVALID',
+    });
   });
 
   it('checks the exact bytes first and the canonical CRLF form second', () => {

@@ -28,7 +28,8 @@ export type Stricter =
   | 'RSA keys under 2048 bits'
   | 'endorser and VO rules (OpenSSL does not read the list)'
   | 'multipart/signed only (SPEC.md section 3)'
-  | 'exactly one SignerInfo (SPEC.md section 3)';
+  | 'exactly one SignerInfo (SPEC.md section 3)'
+  | 'one hash per signature (RFC 5754 section 3.2)';
 
 export interface Trust {
   /** An IGTF directory, or a PEM bundle when `caFile` is set. */
