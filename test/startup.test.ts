@@ -25,7 +25,7 @@ writeFileSync(
   `import { register } from 'node:module';\nregister(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hooks)}`)});\n`,
 );
 
-const HEAVY = ['pkijs', 'prom-client', 'better-sqlite3', 'pino', 'shared/http.js'];
+const HEAVY = ['asn1js', 'prom-client', 'better-sqlite3', 'pino', 'shared/http.js'];
 
 function loadedPackages(program: string, args: string[], okStatus: readonly number[] = [0]): Set<string> {
   const log = join(work, `load-${`${program}-${args.join('-')}`.replace(/\W/g, '_')}.log`);

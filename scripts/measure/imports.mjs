@@ -22,7 +22,7 @@ const GROUPS = [
   ['pino', ['pino']],
   ['pino-pretty', ['pino-pretty']],
   ['ajv', ['ajv']],
-  ['asn1js + pkijs', ['asn1js', 'pkijs']],
+  ['asn1js', ['asn1js']],
   ['better-sqlite3 (+ open :memory:)', ['better-sqlite3']],
   ['prom-client', ['prom-client']],
   ['shared/http.js', [d('shared/http.js')]],

@@ -14,7 +14,7 @@ import { fakeProxy, HAVE_VOMS, vomsExtensionOf } from '../shared/vomskit.js';
 import { coded, HeapWatch, mutated, params, timed } from './fuzz.js';
 
 /**
- * The ASN.1 decoders (the only code that touches asn1js/pkijs, STYLE.md rule 4) on random
+ * The ASN.1 decoders (the only code that touches asn1js, STYLE.md rule 4) on random
  * bytes, random well-formed BER trees and byte-level mutations of real seeds made at run
  * time. Each returns plain data or throws one VmiError with its documented code; none
  * crashes, hangs or keeps memory.

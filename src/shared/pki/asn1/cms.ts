@@ -1,50 +1,65 @@
 import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
 import { OID } from '../oids.js';
 import type { AlgorithmId, SignedAttribute, SignedData, SignerInfo } from '../types.js';
 import { decodeCertificate } from './cert.js';
 import {
+  algorithmOf,
   children,
   copy,
-  decodeName,
   decodeWith,
   encoded,
   fail,
+  integerHex,
+  intOf,
   isContext,
   isInteger,
+  nameOf,
   octetsOf,
+  octetStringOf,
   oidOf,
   parseDer,
+  sequence,
 } from './der.js';
 
-function algorithm(alg: pkijs.AlgorithmIdentifier): AlgorithmId {
-  const params = alg.algorithmParams as asn1js.AsnType | undefined;
-  return { oid: alg.algorithmId, params: params === undefined ? undefined : copy(params.toBER()) };
+/** SignerIdentifier: IssuerAndSerialNumber, or [0] SubjectKeyIdentifier (primitive). */
+function sidOf(block: asn1js.AsnType | undefined): SignerInfo['sid'] {
+  if (isContext(block, 0) && block?.idBlock.isConstructed === false) return { subjectKeyId: octetsOf(block) };
+  const [issuer, serial, ...more] = sequence(block, 'the signer identifier');
+  if (more.length > 0) fail('a signer identifier with more than two fields');
+  return { issuer: nameOf(issuer), serial: integerHex(serial) };
 }
 
-function signerInfoFrom(info: pkijs.SignerInfo): SignerInfo {
-  const sid =
-    info.sid instanceof pkijs.IssuerAndSerialNumber
-      ? {
-          issuer: decodeName(copy(info.sid.issuer.valueBeforeDecode)),
-          serial: Buffer.from(info.sid.serialNumber.valueBlock.valueHexView)
-            .toString('hex')
-            .replace(/^(00)+(?=..)/, ''),
-        }
-      : { subjectKeyId: octetsOf(info.sid as asn1js.AsnType) };
-  const attrs = info.signedAttrs;
-  const signedAttrs: SignedAttribute[] = (attrs?.attributes ?? []).map((a) => ({
-    oid: a.type,
-    values: (a.values as asn1js.AsnType[]).map((v) => encoded(v)),
-  }));
+function attributeOf(block: asn1js.AsnType): SignedAttribute {
+  const [type, values, ...more] = sequence(block, 'an attribute');
+  if (more.length > 0 || !(values instanceof asn1js.Set)) fail('an attribute without its SET of values');
+  return { oid: oidOf(type), values: children(values).map((v) => encoded(v)) };
+}
+
+/**
+ * SignerInfo (RFC 5652 section 5.3): version, sid, digestAlgorithm, [0] signedAttrs?,
+ * signatureAlgorithm, signature, [1] unsignedAttrs? (read past, not used).
+ */
+function signerInfoFrom(block: asn1js.AsnType): SignerInfo {
+  const fields = sequence(block, 'a SignerInfo');
+  let at = 0;
+  intOf(fields[at++]);
+  const sid = sidOf(fields[at++]);
+  const digestAlgorithm = algorithmOf(fields[at++]);
+  const attrs = isContext(fields[at], 0) ? fields[at++] : undefined;
+  const signatureAlgorithm = algorithmOf(fields[at++]);
+  const signature = octetStringOf(fields[at++]);
+  if (isContext(fields[at], 1)) children(fields[at++]);
+  if (at !== fields.length) fail('a SignerInfo with fields out of place');
+  const signedAttrsDer = attrs === undefined ? undefined : encoded(attrs);
+  // What was signed is the attributes as a SET: the same bytes with the SET tag (RFC 5652 5.4).
+  if (signedAttrsDer !== undefined) signedAttrsDer[0] = 0x31;
   return {
     sid,
-    digestAlgorithm: algorithm(info.digestAlgorithm),
-    // pkijs keeps the received encoding with its first octet already changed to SET (0x31).
-    signedAttrsDer: attrs === undefined ? undefined : copy(attrs.encodedValue),
-    signedAttrs,
-    signatureAlgorithm: algorithm(info.signatureAlgorithm),
-    signature: copy(info.signature.valueBlock.valueHexView),
+    digestAlgorithm,
+    signedAttrsDer,
+    signedAttrs: attrs === undefined ? [] : children(attrs).map(attributeOf),
+    signatureAlgorithm,
+    signature,
   };
 }
 
@@ -81,9 +96,7 @@ function signedDataFrom(der: Uint8Array): SignedData {
     eContentType: oidOf(eContentType),
     hasEContent: eContent !== undefined,
     certificates,
-    signerInfos: children(signerInfos).map((block) =>
-      signerInfoFrom(new pkijs.SignerInfo({ schema: block })),
-    ),
+    signerInfos: children(signerInfos).map(signerInfoFrom),
   };
 }
 
@@ -92,22 +105,25 @@ export function decodeSignedData(der: Uint8Array): SignedData {
   return decodeWith('LIST_MALFORMED', 'CMS signature', () => signedDataFrom(der));
 }
 
-function toAttribute(attr: SignedAttribute): pkijs.Attribute {
-  return new pkijs.Attribute({ type: attr.oid, values: attr.values.map((v) => parseDer(v)) });
+/** One DER element: `tag`, its definite length, then `parts` (already DER). */
+function tlv(tag: number, ...parts: Uint8Array[]): Uint8Array {
+  const length = parts.reduce((n, p) => n + p.length, 0);
+  const octets: number[] = [];
+  for (let n = length; n > 0; n = Math.floor(n / 256)) octets.unshift(n % 256);
+  const header = length < 0x80 ? [tag, length] : [tag, 0x80 | octets.length, ...octets];
+  return new Uint8Array(Buffer.concat([Uint8Array.from(header), ...parts]));
 }
 
-function sortedAttributes(attrs: SignedAttribute[]): pkijs.Attribute[] {
-  // DER orders SET OF by encoding; OpenSSL re-encodes before verifying, so order matters.
-  return attrs
-    .map((a) => ({ attr: toAttribute(a), der: Buffer.from(toAttribute(a).toSchema().toBER()) }))
-    .sort((x, y) => Buffer.compare(x.der, y.der))
-    .map((x) => x.attr);
-}
+const NULL = Uint8Array.of(0x05, 0x00);
+const VERSION_1 = Uint8Array.of(0x02, 0x01, 0x01);
 
 /** DER of the signed attributes as a SET: the bytes a CMS signer signs. */
 export function encodeSignedAttributes(attrs: SignedAttribute[]): Uint8Array {
-  const set = new asn1js.Set({ value: sortedAttributes(attrs).map((a) => a.toSchema()) });
-  return copy(set.toBER());
+  // DER orders SET OF by encoding; OpenSSL re-encodes before verifying, so order matters.
+  const encodedAttrs = attrs
+    .map((a) => tlv(0x30, encodeOid(a.oid), tlv(0x31, ...a.values)))
+    .sort((x, y) => Buffer.compare(x, y));
+  return tlv(0x31, ...encodedAttrs);
 }
 
 export function encodeOid(oid: string): Uint8Array {
@@ -115,7 +131,7 @@ export function encodeOid(oid: string): Uint8Array {
 }
 
 export function encodeOctets(bytes: Uint8Array): Uint8Array {
-  return copy(new asn1js.OctetString({ valueHex: bytes.slice() }).toBER());
+  return tlv(0x04, bytes);
 }
 
 export function encodeUtcTime(date: Date): Uint8Array {
@@ -137,40 +153,39 @@ export interface DetachedSignedDataInput {
   signature: Uint8Array;
 }
 
-function algorithmIdentifier(alg: AlgorithmId): pkijs.AlgorithmIdentifier {
-  return new pkijs.AlgorithmIdentifier({
-    algorithmId: alg.oid,
-    ...(alg.params === undefined ? {} : { algorithmParams: parseDer(alg.params) }),
-  });
+/** The signer's issuer and serial number exactly as its certificate encodes them. */
+function issuerAndSerial(certificate: Uint8Array): Uint8Array {
+  const fields = sequence(sequence(parseDer(certificate), 'a certificate')[0], 'tbsCertificate');
+  const at = isContext(fields[0], 0) ? 1 : 0;
+  const [serial, , issuer] = fields.slice(at);
+  if (!isInteger(serial) || issuer === undefined) fail('a certificate without serial number or issuer');
+  return tlv(0x30, encoded(issuer), encoded(serial));
 }
 
 /** Encodes a detached CMS SignedData (no eContent) as a DER ContentInfo. */
 export function encodeDetachedSignedData(input: DetachedSignedDataInput): Uint8Array {
-  const certificates = input.certificates.map((der) => pkijs.Certificate.fromBER(der.slice()));
-  const signer = certificates[0];
+  const signer = input.certificates[0];
   if (signer === undefined) throw new TypeError('the signer certificate is required');
-  const digest = algorithmIdentifier({ oid: input.digestOid, params: copy(new asn1js.Null().toBER()) });
-  const signerInfo = new pkijs.SignerInfo({
-    version: 1,
-    sid: new pkijs.IssuerAndSerialNumber({ issuer: signer.issuer, serialNumber: signer.serialNumber }),
-    digestAlgorithm: digest,
-    signedAttrs: new pkijs.SignedAndUnsignedAttributes({
-      type: 0,
-      attributes: sortedAttributes(input.signedAttrs),
-    }),
-    signatureAlgorithm: algorithmIdentifier(input.signatureAlgorithm),
-    signature: new asn1js.OctetString({ valueHex: input.signature.slice() }),
-  });
-  const signedData = new pkijs.SignedData({
-    version: 1,
-    digestAlgorithms: [digest],
-    encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: OID.data }),
-    certificates,
-    signerInfos: [signerInfo],
-  });
-  const info = new pkijs.ContentInfo({
-    contentType: OID.signedData,
-    content: signedData.toSchema(true),
-  });
-  return copy(info.toSchema().toBER());
+  const digest = tlv(0x30, encodeOid(input.digestOid), NULL);
+  const attrs = encodeSignedAttributes(input.signedAttrs);
+  attrs[0] = 0xa0; // [0] IMPLICIT SET OF Attribute
+  const { oid, params } = input.signatureAlgorithm;
+  const signerInfo = tlv(
+    0x30,
+    VERSION_1,
+    issuerAndSerial(signer),
+    digest,
+    attrs,
+    tlv(0x30, encodeOid(oid), ...(params === undefined ? [] : [params])),
+    encodeOctets(input.signature),
+  );
+  const signedData = tlv(
+    0x30,
+    VERSION_1,
+    tlv(0x31, digest),
+    tlv(0x30, encodeOid(OID.data)),
+    tlv(0xa0, ...input.certificates),
+    tlv(0x31, signerInfo),
+  );
+  return tlv(0x30, encodeOid(OID.signedData), tlv(0xa0, signedData));
 }

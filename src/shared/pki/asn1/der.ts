@@ -174,10 +174,22 @@ export function timeOf(block: asn1js.AsnType | undefined): Date {
   return fail('expected a time');
 }
 
+/** The children of a SEQUENCE, `what` naming it in the failure. */
+export function sequence(block: asn1js.AsnType | undefined, what: string): asn1js.AsnType[] {
+  if (!(block instanceof asn1js.Sequence)) fail(`${what} is not a SEQUENCE`);
+  return block.valueBlock.value;
+}
+
 export function algorithmOf(block: asn1js.AsnType | undefined): AlgorithmId {
-  if (block === undefined) fail('missing algorithm identifier');
-  const [oid, params] = children(block);
+  const [oid, params, ...more] = sequence(block, 'an algorithm identifier');
+  if (more.length > 0) fail('an algorithm identifier with more than two fields');
   return { oid: oidOf(oid), params: params === undefined ? undefined : encoded(params) };
+}
+
+/** The content of an OCTET STRING (universal tag 4, primitive as DER requires). */
+export function octetStringOf(block: asn1js.AsnType | undefined): Uint8Array {
+  if (!(block instanceof asn1js.OctetString)) fail('expected an octet string');
+  return octetsOf(block);
 }
 
 /** Decodes a Name keeping multi-valued RDNs and the raw value bytes (for DN formatting). */
@@ -186,8 +198,13 @@ export function nameOf(block: asn1js.AsnType | undefined): Name {
   const rdns: NameAttribute[][] = children(block).map((rdn) => {
     if (!(rdn instanceof asn1js.Set)) fail('expected a relative distinguished name');
     const attributes = children(rdn).map((atv) => {
-      const [type, value] = children(atv);
-      if (value === undefined || value.idBlock.tagClass !== 1 || value.idBlock.isConstructed) {
+      const [type, value, ...more] = sequence(atv, 'a name attribute');
+      if (
+        more.length > 0 ||
+        value === undefined ||
+        value.idBlock.tagClass !== 1 ||
+        value.idBlock.isConstructed
+      ) {
         fail('unsupported name attribute value');
       }
       const raw = (value.valueBlock as { valueHexView?: Uint8Array }).valueHexView;
