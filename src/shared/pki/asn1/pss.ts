@@ -7,7 +7,7 @@ export interface PssParams {
   saltLength: number;
 }
 
-const SHA1 = '1.3.14.3.2.26';
+const SHA1: string = OID.sha1;
 
 /**
  * Decodes RSASSA-PSS parameters (RFC 4055 section 3.1): [0] hash, [1] mask generation,
