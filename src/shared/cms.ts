@@ -168,8 +168,9 @@ export function openSignature(signatureDer: Uint8Array, allowSha1: boolean): Ope
   const info = sd.signerInfos[0] as SignerInfo;
   const digest = digestName(info.digestAlgorithm.oid);
   checkDigestStrength(digest, allowSha1, 'the signature digest');
-  checkDigestStrength(signatureDigest(info.signatureAlgorithm, digest), allowSha1, 'the signature algorithm');
-  checkOneHash(info, digest as string);
+  const named = signatureDigest(info.signatureAlgorithm, digest);
+  checkDigestStrength(named, allowSha1, 'the signature algorithm');
+  checkOneHash(info.signatureAlgorithm, named, digest as string);
   return {
     info,
     signer: findSigner(info, sd.certificates),
@@ -185,15 +186,12 @@ export function openSignature(signatureDer: Uint8Array, allowSha1: boolean): Ope
  * hashes with digestAlgorithm whatever the name says; a mismatch is refused rather than
  * read two ways. Ed25519 hashes inside the algorithm (RFC 8419) and names none here.
  */
-function checkOneHash(info: SignerInfo, digest: string): void {
-  if (info.signatureAlgorithm.oid === OID.ed25519) return;
-  const named = signatureDigest(info.signatureAlgorithm, digest);
-  if (named !== digest) {
-    throw new VmiError(
-      'SIGNATURE_INVALID',
-      `the signature algorithm ${info.signatureAlgorithm.oid} hashes with ${String(named)}, the digest algorithm with ${digest}`,
-    );
-  }
+function checkOneHash(algorithm: AlgorithmId, named: string | undefined, digest: string): void {
+  if (algorithm.oid === OID.ed25519 || named === digest) return;
+  throw new VmiError(
+    'SIGNATURE_INVALID',
+    `the signature algorithm ${algorithm.oid} hashes with ${String(named)}, the digest algorithm with ${digest}`,
+  );
 }
 
 /**

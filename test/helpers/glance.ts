@@ -74,49 +74,86 @@ async function answers(url: string): Promise<boolean> {
   }
 }
 
-/** Starts glance-api (identity from headers) and waits until `/versions` answers. */
-export async function startGlance(): Promise<GlanceServer> {
-  const dir = await tempDir('vmicast-glance-');
+export interface GlanceApi {
+  endpoint: string;
+  /** The state directory of the try that started. */
+  dir: string;
+  pid: number;
+}
+
+/**
+ * Runs run-glance.sh on a port found free, in a state directory of its own under `dir`,
+ * with `args` after the port and directory, then waits for `ready`. A port found free can
+ * be taken before glance-api binds it (seen in CI: "Could not bind ... after trying for
+ * 30 seconds"): up to 3 tries, each stopped when it fails. `current.dir` names the try
+ * under way, for a caller that has to stop it while it starts.
+ */
+export async function startGlanceApi(
+  dir: string,
+  args: string[],
+  options: {
+    timeout: number;
+    env?: NodeJS.ProcessEnv;
+    ready?: (endpoint: string) => Promise<void>;
+    current?: { dir: string };
+  },
+): Promise<GlanceApi> {
   let lastError: unknown;
-  // A port found free can be taken before glance-api binds it: try a few.
   for (let attempt = 1; attempt <= 3; attempt++) {
     const port = await freePort();
     const state = join(dir, `run${attempt}`);
+    if (options.current !== undefined) options.current.dir = state;
     try {
-      const args = ['start', '--port', String(port), '--dir', state, '--context', 'headers'];
-      const { stdout } = await run(SCRIPT, args, {
-        timeout: START_TIMEOUT_MS,
+      const { stdout } = await run(SCRIPT, ['start', '--port', String(port), '--dir', state, ...args], {
+        timeout: options.timeout,
+        ...(options.env === undefined ? {} : { env: options.env }),
       });
       const endpoint = stdout.trim().split('\n').pop() ?? '';
+      await options.ready?.(endpoint);
       const pid = Number((await readFile(join(state, 'glance-api.pid'), 'utf8')).trim());
-      const deadline = Date.now() + START_TIMEOUT_MS;
-      while (!(await answers(`${endpoint}/versions`))) {
-        if (Date.now() > deadline) throw new Error(`Glance at ${endpoint} does not answer /versions`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      const killOnExit = (): void => {
-        try {
-          process.kill(pid);
-        } catch {
-          // already gone
-        }
-      };
-      process.once('exit', killOnExit);
-      return {
-        endpoint,
-        dir: state,
-        pid,
-        access: { endpoint, testIdentity: GLANCE_ADMIN },
-        stop: async () => {
-          process.removeListener('exit', killOnExit);
-          await run(SCRIPT, ['stop', '--dir', state], { timeout: 30_000 });
-        },
-      };
+      return { endpoint, dir: state, pid };
     } catch (err) {
       lastError = err;
+      await run(SCRIPT, ['stop', '--dir', state], { timeout: 30_000 }).catch(() => undefined);
     }
   }
   throw new Error(`could not start glance-api: ${(lastError as Error).message}`);
+}
+
+/** Starts glance-api (identity from headers) and waits until `/versions` answers. */
+export async function startGlance(): Promise<GlanceServer> {
+  const { endpoint, dir, pid } = await startGlanceApi(
+    await tempDir('vmicast-glance-'),
+    ['--context', 'headers'],
+    {
+      timeout: START_TIMEOUT_MS,
+      ready: async (endpoint) => {
+        const deadline = Date.now() + START_TIMEOUT_MS;
+        while (!(await answers(`${endpoint}/versions`))) {
+          if (Date.now() > deadline) throw new Error(`Glance at ${endpoint} does not answer /versions`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      },
+    },
+  );
+  const killOnExit = (): void => {
+    try {
+      process.kill(pid);
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', killOnExit);
+  return {
+    endpoint,
+    dir,
+    pid,
+    access: { endpoint, testIdentity: GLANCE_ADMIN },
+    stop: async () => {
+      process.removeListener('exit', killOnExit);
+      await run(SCRIPT, ['stop', '--dir', dir], { timeout: 30_000 });
+    },
+  };
 }
 
 /**

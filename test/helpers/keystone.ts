@@ -12,12 +12,13 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import Database from 'better-sqlite3';
 import { describeWithComponent, freePort, onPath } from './component.js';
+import { startGlanceApi } from './glance.js';
 import { ADMIN_PASSWORD, populate, type CloudIdentity } from './keystone-identity.js';
 import { tempDir } from './tmp.js';
 
@@ -126,10 +127,10 @@ function templateDatabase(env: NodeJS.ProcessEnv): Promise<string> {
   return template;
 }
 
-/** Points a copy of the template at its Keystone and adds the image service, before it serves. */
 /** Where the image endpoints point until Glance has a port (setImageEndpoint). */
 const NO_GLANCE_YET = 'http://127.0.0.1:9';
 
+/** Points a copy of the template at its Keystone and adds the image service, before it serves. */
 function register(dir: string, keystone: string): void {
   const db = new Database(join(dir, 'keystone.db'));
   try {
@@ -158,35 +159,6 @@ function setImageEndpoint(dir: string, glance: string): void {
   } finally {
     db.close();
   }
-}
-
-/**
- * glance-api behind Keystone; its URL. A port found free can be taken before glance-api
- * binds it (seen in CI: "Could not bind ... after trying for 30 seconds"): a few tries, each
- * in a directory of its own, which `attempt.dir` names for the caller's clean-up.
- */
-async function startGlanceBehind(
-  dir: string,
-  env: NodeJS.ProcessEnv,
-  attempt: { dir: string },
-): Promise<string> {
-  let lastError: unknown;
-  for (let n = 1; n <= 3; n++) {
-    const port = await freePort();
-    attempt.dir = join(dir, `glance${n}`);
-    const args = ['start', '--port', String(port), '--dir', attempt.dir, '--context', 'keystone'];
-    try {
-      await run(GLANCE_SCRIPT, [...args, '--auth-conf', join(dir, 'authtoken.conf')], {
-        timeout: START_TIMEOUT_MS,
-        env,
-      });
-      return `http://127.0.0.1:${port}`;
-    } catch (err) {
-      lastError = err;
-      await run(GLANCE_SCRIPT, ['stop', '--dir', attempt.dir], { timeout: 30_000 }).catch(() => undefined);
-    }
-  }
-  throw lastError;
 }
 
 /**
@@ -236,8 +208,12 @@ export async function startCloud(options: CloudOptions = {}): Promise<Cloud> {
   delete env['HTTP_PROXY'];
   delete env['HTTPS_PROXY'];
   // Glance's own start (db_sync, glance-api) does not need Keystone yet: run it meanwhile.
-  const attempt = { dir: join(dir, 'glance1') };
-  const glanceStart = startGlanceBehind(dir, env, attempt);
+  const attempt = { dir: join(dir, 'glance', 'run1') };
+  const glanceStart = startGlanceApi(
+    join(dir, 'glance'),
+    ['--context', 'keystone', '--auth-conf', join(dir, 'authtoken.conf')],
+    { timeout: START_TIMEOUT_MS, env, current: attempt },
+  );
   glanceStart.catch(() => undefined);
   let uwsgi: ChildProcess | undefined;
   let glancePid = 0;
@@ -259,10 +235,10 @@ export async function startCloud(options: CloudOptions = {}): Promise<Cloud> {
     register(dir, keystone);
     uwsgi = serveKeystone(dir, ksPort, env);
     await waitFor(keystone, uwsgi.pid ?? 0, 'keystone (uwsgi)');
-    const glance = await glanceStart;
+    const { endpoint: glance, pid } = await glanceStart;
+    glancePid = pid;
     // Keystone reads its catalog from the database for each token (no cache configured).
     setImageEndpoint(dir, glance);
-    glancePid = Number((await readFile(join(attempt.dir, 'glance-api.pid'), 'utf8')).trim());
     const cloud = await populate(keystone, glance, dir);
     const server = uwsgi;
     return {
