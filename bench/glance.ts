@@ -31,7 +31,7 @@ import {
 } from './lib/glance.js';
 import { check, mb, run, shell } from './lib/proc.js';
 import { QUICK, runBenchmark, type Row } from './lib/results.js';
-import { failedRow, peakMb, rssRow, secs, timeRow, type Sample } from './lib/rows.js';
+import { cpuRow, failedRow, peakMb, rssRow, secs, timeRow, type Sample } from './lib/rows.js';
 import { removeScratch, scratchDir } from './lib/scratch.js';
 import { nginxMissing, startNginx, startNodeServer, type Served } from './lib/servers.js';
 import {
@@ -87,7 +87,9 @@ async function syncArm(b: Bench, files: readonly DataFile[]): Promise<() => Prom
     const site = await makeSite(b.grid, {}, { backends: [backend] });
     try {
       await subscribeSite(site, b.server.url(`/${listName}`));
+      const cpu0 = b.glance.cpuMs();
       const m = await syncSite(site, { timeoutMs: 900_000 });
+      const glanceCpuMs = b.glance.cpuMs() - cpu0;
       if (m.status !== 0 || m.report.failures !== 0) {
         const failed = JSON.stringify(m.report).slice(0, 1500);
         throw new Error(
@@ -97,7 +99,7 @@ async function syncArm(b: Bench, files: readonly DataFile[]): Promise<() => Prom
       await checkActive(b.glance.endpoint, files);
       // The download phase as the sync reports it (the longest), to tell start-up and upload apart.
       const transferMs = Math.max(0, ...m.report.downloads.map((d) => d.transferMs));
-      return { ms: m.ms, rssKiB: m.rssKiB, transferMs };
+      return { ms: m.ms, rssKiB: m.rssKiB, cpuMs: m.cpuMs, glanceCpuMs, transferMs };
     } finally {
       await emptyGlance(b.glance.endpoint);
       await site.remove();
@@ -113,9 +115,12 @@ async function oneImageArms(b: Bench, file: DataFile): Promise<Record<string, ()
     vmicatcher: await syncArm(b, [file]),
     curlT: async () => {
       try {
-        const m = await curlUpload(endpoint, await createRecord(endpoint, 'bench curl -T'), file.path);
+        const id = await createRecord(endpoint, 'bench curl -T');
+        const cpu0 = b.glance.cpuMs();
+        const m = await curlUpload(endpoint, id, file.path);
+        const glanceCpuMs = b.glance.cpuMs() - cpu0;
         await checkActive(endpoint, [file]);
-        return m;
+        return { ...m, glanceCpuMs };
       } finally {
         await emptyGlance(endpoint);
       }
@@ -204,6 +209,7 @@ async function oneImage(b: Bench, file: DataFile) {
       null,
     ),
     rssRow(label, samples['vmicatcher'] ?? [], RSS_GOAL_MB, `${peakMb(samples['curlT'] ?? [])} MB curl -T`),
+    cpuRow(label, samples, 'curlT', 'curl'),
   ];
   if (samples['deliverDiskFile'] !== undefined) {
     rows.push(
@@ -228,14 +234,18 @@ async function manyImages(b: Bench, files: DataFile[]) {
     createAndCurlT: async (): Promise<Sample> => {
       try {
         let rssKiB = 0;
+        let cpuMs = 0;
         const t0 = performance.now();
+        const cpu0 = b.glance.cpuMs();
         for (const file of files) {
           const m = await curlUpload(endpoint, await createRecord(endpoint, `bench ${file.name}`), file.path);
           rssKiB = Math.max(rssKiB, m.rssKiB ?? 0);
+          cpuMs += m.cpuMs ?? NaN;
         }
+        const glanceCpuMs = b.glance.cpuMs() - cpu0;
         const ms = performance.now() - t0;
         await checkActive(endpoint, files);
-        return { ms, rssKiB };
+        return { ms, rssKiB, cpuMs, glanceCpuMs };
       } finally {
         await emptyGlance(endpoint);
       }
@@ -254,6 +264,7 @@ async function manyImages(b: Bench, files: DataFile[]) {
       1.2,
     ),
     rssRow(label, samples.vmicatcher, RSS_GOAL_MB, `${peakMb(samples.createAndCurlT)} MB curl -T`),
+    cpuRow(label, samples, 'createAndCurlT', `${files.length} curl`),
   ];
   return {
     rows,

@@ -7,9 +7,12 @@
  *   B. `curl -s URL | sha512sum` (the one-pass limit),
  *   C. `curl -s -o FILE URL && sha512sum FILE` (what vmcatcher does: wget, then hash),
  *   D. `curl -s URL | openssl dgst -sha512` (the one-pass limit with OpenSSL's SHA-512,
- *      which node uses too; coreutils' own SHA-512 is slower), for reference, at 1 GiB.
- * Figures: medians of paired rounds (A B C D, D C B A, ...), throughput ratios against B,
- * C and D, and the peak RSS of vmicatcher.
+ *      which node uses too; coreutils' own SHA-512 is slower), for reference, at 1 GiB,
+ *   E. `curl -s URL | tee FILE | sha512sum`: B with the file written, as the catcher writes
+ *      its cache file; B writes nothing, and on this kind of machine writing a GiB into
+ *      the page cache costs about as much CPU as hashing it (docs/memory.md).
+ * Figures: medians of paired rounds (A B C D E, E D C B A, ...), throughput ratios against
+ * B, C, D and E, and the peak RSS of vmicatcher.
  *
  *   node --import tsx bench/ingest.ts [--quick]
  */
@@ -109,6 +112,16 @@ async function armsFor(grid: Grid, server: Served, file: DataFile, scratch: stri
         await rm(out, { force: true });
       }
     },
+    teePipe: async (): Promise<Sample> => {
+      const out = join(scratch, 'tee.bin');
+      try {
+        const m = await shell(`${curl} | tee '${out}' | sha512sum`);
+        expect(digestOf(m, 'curl | tee | sha512sum'), 'curl | tee | sha512sum');
+        return { ms: m.ms, rssKiB: m.rssKiB };
+      } finally {
+        await rm(out, { force: true });
+      }
+    },
     opensslPipe: async (): Promise<Sample> => {
       const m = await shell(`${curl} | openssl dgst -sha512 -r`);
       expect(digestOf(m, 'curl | openssl dgst'), 'curl | openssl dgst');
@@ -165,6 +178,15 @@ function rowsFor(label: string, size: number, s: Record<string, Sample[]>): Row[
       vmicast: rate('vmicatcher'),
       baseline: rate('curlThenHash'),
       ratio: round(pairedRatio(ms('curlThenHash'), catcher)),
+      goal: null,
+      met: null,
+    },
+    {
+      case: label,
+      metric: 'throughput vs curl | tee FILE | sha512sum (one pass, the file written)',
+      vmicast: rate('vmicatcher'),
+      baseline: rate('teePipe'),
+      ratio: round(pairedRatio(ms('teePipe'), catcher)),
       goal: null,
       met: null,
     },

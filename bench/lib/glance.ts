@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { GLANCE_ADMIN, identityHeaders } from '../../test/helpers/glance.js';
@@ -22,7 +23,18 @@ export interface Glance {
   endpoint: string;
   /** A glance backend block for vmicatcher's configuration that reaches this Glance. */
   backend(extra?: Record<string, unknown>): Record<string, unknown>;
+  /** CPU time glance-api (one process: workers = 0) has used so far, in ms. */
+  cpuMs(): number;
   stop(): Promise<void>;
+}
+
+let clockTicks: number | undefined;
+
+/** User + system time of a process from /proc/PID/stat (fields 14 and 15, after the name). */
+function processCpuMs(pid: number): number {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()?.split(' ') ?? [];
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
 }
 
 export function glanceMissing(): string | undefined {
@@ -50,6 +62,7 @@ export async function startGlance(dir: string): Promise<Glance> {
         { stdio: ['pipe', 'ignore', 'ignore'] },
       );
       const endpoint = started.stdout.trim().split('\n').pop() ?? '';
+      const pid = Number(await readFile(join(state, 'glance-api.pid'), 'utf8'));
       return {
         endpoint,
         backend: (extra = {}) => ({
@@ -59,6 +72,7 @@ export async function startGlance(dir: string): Promise<Glance> {
           testIdentity: GLANCE_ADMIN,
           ...extra,
         }),
+        cpuMs: () => processCpuMs(pid),
         stop: async () => {
           const exited = new Promise((resolve) => watcher.once('exit', resolve));
           watcher.stdin?.end();

@@ -6,16 +6,19 @@ import { performance } from 'node:perf_hooks';
 import { removeScratch, scratchDir } from './scratch.js';
 
 /**
- * Runs a program and measures its wall time and peak resident set size. Peak RSS comes
- * from GNU time (`/usr/bin/time -f %M`, which covers the whole process tree: for
+ * Runs a program and measures its wall time, peak resident set size and CPU time. Peak RSS
+ * comes from GNU time (`/usr/bin/time -f %M`, which covers the whole process tree: for
  * `sh -c 'a | b'` it is the largest of a and b); without it, /proc/<pid>/status VmHWM of
- * the process and its descendants is polled.
+ * the process and its descendants is polled. CPU time (user + system, the whole tree) is
+ * known with GNU time only.
  */
 
 export interface Measured {
   ms: number;
   /** Peak RSS in KiB (null when it could not be measured). */
   rssKiB: number | null;
+  /** User + system CPU time of the command and its children in ms (null without GNU time). */
+  cpuMs: number | null;
   status: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
@@ -115,7 +118,7 @@ export function startDirect(cmd: string, args: string[], options: RunOptions = {
 function startMeasured(cmd: string, args: string[], options: RunOptions, gnuTime: boolean): Running {
   const dir = gnuTime ? scratchDir('vmicast-bench-time-') : '';
   const timeFile = join(dir, 'rss');
-  const [file, argv] = gnuTime ? [GNU_TIME, ['-f', '%M', '-o', timeFile, cmd, ...args]] : [cmd, args];
+  const [file, argv] = gnuTime ? [GNU_TIME, ['-f', '%M %U %S', '-o', timeFile, cmd, ...args]] : [cmd, args];
   const t0 = performance.now();
   const child = spawn(file, argv, {
     env: options.env ?? process.env,
@@ -142,14 +145,16 @@ function startMeasured(cmd: string, args: string[], options: RunOptions, gnuTime
     const ms = performance.now() - t0;
     if (timer !== undefined) clearTimeout(timer);
     let rssKiB = stopPoll();
+    let cpuMs: number | null = null;
     if (gnuTime) {
       const text = await readFile(timeFile, 'utf8').catch(() => '');
-      // GNU time writes "Command exited with non-zero status N" before the figure.
-      const last = text.trim().split('\n').pop() ?? '';
-      rssKiB = /^\d+$/.test(last) ? Number(last) : null;
+      // GNU time writes "Command exited with non-zero status N" before the figures.
+      const last = /^(\d+) (\d+\.\d+) (\d+\.\d+)$/.exec(text.trim().split('\n').pop() ?? '');
+      rssKiB = last === null ? null : Number(last[1]);
+      cpuMs = last === null ? null : Math.round((Number(last[2]) + Number(last[3])) * 1000);
       removeScratch(dir);
     }
-    return { ms, rssKiB, status, signal, stdout, stderr };
+    return { ms, rssKiB, cpuMs, status, signal, stdout, stderr };
   })();
   return { child, done };
 }

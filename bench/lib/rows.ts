@@ -9,6 +9,10 @@ export interface Sample {
   rssKiB: number | null;
   /** vmicatcher sync only: the longest download as the sync reports it (transferMs). */
   transferMs?: number;
+  /** User + system CPU time of the command (GNU time), ms. */
+  cpuMs?: number | null;
+  /** CPU time glance-api used while the command ran, ms. */
+  glanceCpuMs?: number;
 }
 
 export const peakMb = (s: readonly Sample[]) => mb(Math.max(...s.map((x) => x.rssKiB ?? 0))) ?? 0;
@@ -46,6 +50,30 @@ export function timeRow(
     ratio,
     goal: limit === null ? null : `>= ${round(1 / limit)} (time <= ${limit}x)`,
     met: limit === null ? null : ratio >= round(1 / limit),
+  };
+}
+
+/**
+ * Where the time goes: CPU seconds of glance-api and of the client while each command ran
+ * (medians). glance-api is one process on one core; when glance-api and the client together
+ * use about two cores' worth of the wall time, the machine, not the order of the work, is
+ * the limit.
+ */
+export function cpuRow(label: string, s: Record<string, Sample[]>, ref: string, refClient: string): Row {
+  const of = (arm: string, client: string) => {
+    const xs = s[arm] ?? [];
+    const med = (f: (x: Sample) => number | null | undefined) =>
+      secs(median(xs.map((x) => f(x) ?? NaN).filter((v) => !Number.isNaN(v))));
+    return `glance-api ${med((x) => x.glanceCpuMs)} + ${client} ${med((x) => x.cpuMs)} in ${med((x) => x.ms)}`;
+  };
+  return {
+    case: label,
+    metric: 'CPU time while the command ran (medians): glance-api + the client, in the wall time',
+    vmicast: of('vmicatcher', 'vmicatcher'),
+    baseline: of(ref, refClient),
+    ratio: null,
+    goal: null,
+    met: null,
   };
 }
 
