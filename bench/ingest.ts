@@ -9,8 +9,8 @@
  *   D. `curl -s URL | openssl dgst -sha512` (the one-pass limit with OpenSSL's SHA-512,
  *      which node uses too; coreutils' own SHA-512 is slower), for reference, at 1 GiB,
  *   E. `curl -s URL | tee FILE | sha512sum`: B with the file written, as the catcher writes
- *      its cache file; B writes nothing, and on this kind of machine writing a GiB into
- *      the page cache costs about as much CPU as hashing it (docs/memory.md).
+ *      its cache file. B writes nothing, and here writing a GiB to a file costs about as
+ *      much CPU as hashing it (docs/memory.md).
  * Figures: medians of paired rounds (A B C D E, E D C B A, ...), throughput ratios against
  * B, C, D and E, and the peak RSS of vmicatcher.
  *
