@@ -148,10 +148,14 @@ function startMeasured(cmd: string, args: string[], options: RunOptions, gnuTime
     let cpuMs: number | null = null;
     if (gnuTime) {
       const text = await readFile(timeFile, 'utf8').catch(() => '');
-      // GNU time writes "Command exited with non-zero status N" before the figures.
-      const last = /^(\d+) (\d+\.\d+) (\d+\.\d+)$/.exec(text.trim().split('\n').pop() ?? '');
-      rssKiB = last === null ? null : Number(last[1]);
-      cpuMs = last === null ? null : Math.round((Number(last[2]) + Number(last[3])) * 1000);
+      // GNU time writes "Command exited with non-zero status N" before the figures, and
+      // seconds with the locale's decimal mark.
+      const [rss, user, system] = (text.trim().split('\n').pop() ?? '').split(' ');
+      const seconds = (v: string | undefined) =>
+        /^\d+[.,]\d+$/.test(v ?? '') ? Number(v?.replace(',', '.')) : NaN;
+      rssKiB = /^\d+$/.test(rss ?? '') ? Number(rss) : null;
+      const cpu = Math.round((seconds(user) + seconds(system)) * 1000);
+      cpuMs = Number.isNaN(cpu) ? null : cpu;
       removeScratch(dir);
     }
     return { ms, rssKiB, cpuMs, status, signal, stdout, stderr };
