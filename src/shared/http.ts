@@ -52,7 +52,7 @@ const proxyAgents = new Map<string, { http: HttpAgent; https: HttpsAgent }>();
  * Agents for `url`: through the environment's proxy, or undefined for a direct connection.
  * The proxy agent modules are loaded only when a proxy applies (issue 14, item 6).
  */
-export async function agentsFor(
+async function agentsFor(
   url: string | URL,
   ca: () => string[],
 ): Promise<{ http?: HttpAgent; https?: HttpsAgent }> {
