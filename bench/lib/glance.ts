@@ -1,11 +1,9 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GLANCE_ADMIN, identityHeaders } from '../../test/helpers/glance.js';
+import { GLANCE_ADMIN, glanceMissing, identityHeaders, startGlanceApi } from '../../test/helpers/glance.js';
 import { SkipError, type DataFile } from './data.js';
-import { check, onPath, run, type Measured } from './proc.js';
-import { freePort } from './servers.js';
+import { check, run, type Measured } from './proc.js';
 import { REPO } from './site.js';
 
 /**
@@ -37,53 +35,33 @@ function processCpuMs(pid: number): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks;
 }
 
-export function glanceMissing(): string | undefined {
-  const missing = ['glance-api', 'glance-manage', 'curl'].filter((t) => !onPath(t));
-  return missing.length === 0
-    ? undefined
-    : `${missing.join(', ')} not installed (Debian packages glance-api, glance-common; scripts/ci/install-debian.sh)`;
-}
-
 /** Starts glance-api in `dir`; a watcher stops it when this process goes away, whatever the way. */
 export async function startGlance(dir: string): Promise<Glance> {
   const missing = glanceMissing();
   if (missing !== undefined) throw new SkipError(missing);
-  let last = '';
-  for (let attempt = 1; attempt <= 3; attempt++) {
-    const state = join(dir, `run${attempt}`);
-    const port = String(await freePort());
-    const started = await run(SCRIPT, ['start', '--port', port, '--dir', state, '--context', 'headers'], {
-      timeoutMs: 180_000,
-    });
-    if (started.status === 0) {
-      const watcher: ChildProcess = spawn(
-        '/bin/sh',
-        ['-c', 'cat >/dev/null; "$0" stop --dir "$1"', SCRIPT, state],
-        { stdio: ['pipe', 'ignore', 'ignore'] },
-      );
-      const endpoint = started.stdout.trim().split('\n').pop() ?? '';
-      const pid = Number(await readFile(join(state, 'glance-api.pid'), 'utf8'));
-      return {
-        endpoint,
-        backend: (extra = {}) => ({
-          type: 'glance',
-          name: 'bench',
-          endpoint,
-          testIdentity: GLANCE_ADMIN,
-          ...extra,
-        }),
-        cpuMs: () => processCpuMs(pid),
-        stop: async () => {
-          const exited = new Promise((resolve) => watcher.once('exit', resolve));
-          watcher.stdin?.end();
-          await exited;
-        },
-      };
-    }
-    const log = await readFile(join(state, 'glance-api.log'), 'utf8').catch(() => '');
-    last = `${started.stderr}${log}`.slice(-2000);
-  }
-  throw new Error(`glance-api did not start:\n${last}`);
+  const started = await startGlanceApi(dir, ['--context', 'headers'], { timeout: 180_000 });
+  const { endpoint, pid } = started;
+  const watcher: ChildProcess = spawn(
+    '/bin/sh',
+    ['-c', 'cat >/dev/null; "$0" stop --dir "$1"', SCRIPT, started.dir],
+    { stdio: ['pipe', 'ignore', 'ignore'] },
+  );
+  return {
+    endpoint,
+    backend: (extra = {}) => ({
+      type: 'glance',
+      name: 'bench',
+      endpoint,
+      testIdentity: GLANCE_ADMIN,
+      ...extra,
+    }),
+    cpuMs: () => processCpuMs(pid),
+    stop: async () => {
+      const exited = new Promise((resolve) => watcher.once('exit', resolve));
+      watcher.stdin?.end();
+      await exited;
+    },
+  };
 }
 
 /** One Image API call as GLANCE_ADMIN; throws on an HTTP error. */
