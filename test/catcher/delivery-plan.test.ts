@@ -9,7 +9,7 @@ import {
 } from '../../src/catcher/deliver/plan.js';
 import type { LifecycleView } from '../../src/catcher/sync/lifecycle.js';
 import type { Delivery } from '../../src/catcher/store/deliveries.js';
-import type { StoredAppliance } from '../../src/catcher/store/images.js';
+import type { StoredAppliance } from '../../src/catcher/store/appliances.js';
 import type { InstanceRow } from '../../src/catcher/store/instances.js';
 
 /** The delivery plan is pure: instances, delivery records and `now` in, actions out. */

@@ -12,11 +12,6 @@ import type { SigningDigest } from '../../shared/cms.js';
 import { VmiError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { ChainPolicy } from '../../shared/pki/chain.js';
-import { TrustStoreCache } from '../../shared/pki/trustdir.js';
-import type { TrustStore } from '../../shared/pki/truststore.js';
-import { loadVomsDir } from '../../shared/pki/vomsdir.js';
-import { defaultCaDir, defaultVomsDir } from '../../shared/trustopts.js';
-import { verifySignedList, type VerifiedList } from '../../shared/verify.js';
 import { measureUrl } from '../imagefile.js';
 import { prepareSigning } from '../signing.js';
 import type { Db, WriteLock } from '../store/db.js';
@@ -24,6 +19,7 @@ import { allLists, findList } from '../store/lists.js';
 import { renderIndexPage, renderListPage, type ListView } from './page.js';
 import { handlePush, sendJson, statusOf } from './push.js';
 import { serveStatic } from './static.js';
+import { ServerTrust } from './trust.js';
 
 /**
  * `vmicaster serve`: the static web root, the list browser pages and the push API on one
@@ -57,7 +53,6 @@ export interface ServerOptions {
 
 const PUSH_PATH = /^\/api\/v1\/lists\/([^/]+)\/appliances\/([^/]+)$/;
 const LIST_PAGE = /^\/lists\/([^/]+?)(\.json)?$/;
-const VIEW_TTL_MS = 60_000;
 
 /**
  * CA certificates for the TLS handshake: they name acceptable issuers to the client and
@@ -88,18 +83,11 @@ function discardBody(req: IncomingMessage, limit = 64 * 1024 * 1024): void {
 
 export class CasterServer {
   private server: Server | undefined;
-  private readonly stores: Map<string, TrustStoreCache> = new Map();
-  private readonly views = new Map<string, { key: string; at: number; view: VerifiedList | VmiError }>();
+  /** Trust stores and verified lists, cached between requests. */
+  private readonly trust: ServerTrust;
 
-  constructor(private readonly options: ServerOptions) {}
-
-  private async trustStore(location: string): Promise<TrustStore> {
-    let cache = this.stores.get(location);
-    if (cache === undefined) {
-      cache = new TrustStoreCache(location);
-      this.stores.set(location, cache);
-    }
-    return cache.current();
+  constructor(private readonly options: ServerOptions) {
+    this.trust = new ServerTrust(options);
   }
 
   async start(): Promise<string> {
@@ -182,7 +170,7 @@ export class CasterServer {
             policy: this.options.policy,
             digest: this.options.digest,
             now,
-            loadStore: (location) => this.trustStore(location),
+            loadStore: (location) => this.trust.store(location),
           }),
         measure: (uri) => measureUrl(uri),
         now: () => new Date(),
@@ -190,7 +178,7 @@ export class CasterServer {
           clientCa === undefined
             ? undefined
             : async () => ({
-                store: await this.trustStore(clientCa),
+                store: await this.trust.store(clientCa),
                 policy: this.options.policy,
               }),
       });
@@ -235,29 +223,6 @@ export class CasterServer {
     res.end(req.method === 'HEAD' ? undefined : html);
   }
 
-  /** The verified published file of a list (cached while the file and the minute stay the same). */
-  private async verifiedView(path: string): Promise<VerifiedList | VmiError> {
-    const info = await stat(path).catch(() => undefined);
-    if (info === undefined) return new VmiError('USAGE', 'the list has not been published yet');
-    const key = `${info.ino}:${info.size}:${info.mtimeMs}`;
-    const cached = this.views.get(path);
-    if (cached?.key === key && Date.now() - cached.at < VIEW_TTL_MS) return cached.view;
-    let view: VerifiedList | VmiError;
-    try {
-      const store = await this.trustStore(this.options.caDir ?? defaultCaDir());
-      const vomsDir = await loadVomsDir(this.options.vomsdir ?? defaultVomsDir());
-      const bytes = new Uint8Array(await readFile(path));
-      view = verifySignedList(bytes, store, { now: new Date(), policy: this.options.policy, vomsDir });
-    } catch (err) {
-      view =
-        err instanceof VmiError
-          ? err
-          : new VmiError('LIST_MALFORMED', (err as Error).message, { cause: err });
-    }
-    this.views.set(path, { key, at: Date.now(), view });
-    return view;
-  }
-
   private async listPage(
     req: IncomingMessage,
     res: ServerResponse,
@@ -279,7 +244,7 @@ export class CasterServer {
     const verified =
       list.publishPath === null
         ? new VmiError('USAGE', 'the list has not been published yet')
-        : await this.verifiedView(list.publishPath);
+        : await this.trust.verifiedView(list.publishPath);
     if (json) {
       if (verified instanceof VmiError)
         sendJson(res, 409, { ok: false, code: verified.code, message: verified.message });

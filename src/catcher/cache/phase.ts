@@ -8,7 +8,8 @@ import { retirementDue, type LifecycleView } from '../sync/lifecycle.js';
 import { runOutbox } from '../events/outbox.js';
 import type { RunContext } from '../sync/run-context.js';
 import { insertEvent } from '../store/outbox.js';
-import { applianceMembers, markAnnounced } from '../store/images.js';
+import { applianceMembers } from '../store/appliances.js';
+import { markAnnounced } from '../store/images.js';
 import {
   downloadAgain,
   instancesInState,

@@ -17,7 +17,7 @@ import {
   saveDelivery,
   type DeliveryState,
 } from '../store/deliveries.js';
-import { listedAppliances } from '../store/images.js';
+import { listedAppliances } from '../store/appliances.js';
 import { currentInstance } from '../store/instances.js';
 import { deliveriesFor, retirementsFor, routeCheck } from './routes.js';
 

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { hidingDue, retirementDue, type LifecycleView } from '../sync/lifecycle.js';
 import { entryKey } from '../sync/reconcile.js';
 import type { Delivery } from '../store/deliveries.js';
-import type { StoredAppliance } from '../store/images.js';
+import type { StoredAppliance } from '../store/appliances.js';
 import type { InstanceRow } from '../store/instances.js';
 
 /**

@@ -3,7 +3,7 @@ import type { Backend } from '../backends/types.js';
 import { heldBackReason, type Routing } from '../backends/routing.js';
 import { listSubscriptions } from '../store/subscriptions.js';
 import { delivery } from '../store/deliveries.js';
-import { applianceMembers } from '../store/images.js';
+import { applianceMembers } from '../store/appliances.js';
 import { heldBy, heldButUnwanted, wantedInstances, type InstanceRow } from '../store/instances.js';
 import type { LifecycleView } from '../sync/lifecycle.js';
 import type { RunContext } from '../sync/run-context.js';

@@ -4,7 +4,7 @@ import { VERSION } from '../../shared/version.js';
 import { CacheLayout } from '../cache/layout.js';
 import { deliveriesOf } from '../store/deliveries.js';
 import { voAccounts, type VoAccount } from '../store/accounting.js';
-import { listedAppliances } from '../store/images.js';
+import { listedAppliances } from '../store/appliances.js';
 import { wantedInstances } from '../store/instances.js';
 import { listSummaries } from '../store/lists.js';
 import { imageViews, type ImageState } from '../views.js';

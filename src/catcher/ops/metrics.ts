@@ -3,8 +3,8 @@ import { areaOf, isErrorCode } from '../../shared/errors.js';
 import { VERSION } from '../../shared/version.js';
 import type { SyncReport } from '../sync/sync.js';
 import type { CycleRecord } from './daemonstate.js';
-import { PROBE_EXIT } from './health.js';
-import { IMAGE_STATES, type SiteStatus } from './status.js';
+import type { SiteStatus } from './status.js';
+import { seconds, statusGauges } from './status-gauges.js';
 
 /**
  * Prometheus metrics of the daemon, with prom-client on a registry of its own. Counters and
@@ -17,8 +17,6 @@ const VERIFICATION_AREAS = new Set(['envelope', 'signature', 'authorization', 'l
 function isVerification(code: string): boolean {
   return isErrorCode(code) && VERIFICATION_AREAS.has(areaOf(code));
 }
-
-const seconds = (iso: string) => new Date(iso).getTime() / 1000;
 
 export class CatcherMetrics {
   readonly registry = new Registry();
@@ -88,102 +86,8 @@ export class CatcherMetrics {
     registers: this.r,
   });
 
-  private readonly images = this.gauge('vmicatcher_images', 'Current images by state', ['state']);
-  private readonly subscriptions = this.gauge('vmicatcher_subscriptions', 'Subscriptions by state', [
-    'state',
-  ]);
-  private readonly failingSubscriptions = this.gauge(
-    'vmicatcher_subscriptions_failing',
-    'Subscriptions whose last poll failed',
-    [],
-  );
-  private readonly listExpiry = this.gauge(
-    'vmicatcher_list_expiry_seconds',
-    'Seconds until the accepted list of each subscription expires (negative: expired)',
-    ['subscription'],
-  );
-  private readonly earliestExpiry = this.gauge(
-    'vmicatcher_earliest_list_expiry_seconds',
-    'Seconds until the first list expires, labelled with its subscription',
-    ['subscription'],
-  );
-  private readonly lastSuccess = this.gauge(
-    'vmicatcher_last_success_timestamp_seconds',
-    'When each subscription last updated successfully (Unix time)',
-    ['subscription'],
-  );
-  private readonly oldestUpdate = this.gauge(
-    'vmicatcher_oldest_successful_update_age_seconds',
-    'Age of the least recent successful update among subscriptions, labelled with that subscription',
-    ['subscription'],
-  );
-  private readonly deliveries = this.gauge(
-    'vmicatcher_deliveries',
-    'Delivery records of current images by backend and state',
-    ['backend', 'state'],
-  );
-  private readonly deliveriesFailing = this.gauge(
-    'vmicatcher_deliveries_failing',
-    'Deliveries whose last attempt failed, by backend',
-    ['backend'],
-  );
-  private readonly outboxDepth = this.gauge(
-    'vmicatcher_outbox_depth',
-    'Events waiting in the outbox of each exec backend',
-    ['backend'],
-  );
-  private readonly outboxFailed = this.gauge(
-    'vmicatcher_outbox_failed_events',
-    'Events the outbox gave up on (operator action needed)',
-    ['backend'],
-  );
-  private readonly outboxAge = this.gauge(
-    'vmicatcher_outbox_oldest_failing_age_seconds',
-    'Age of the oldest failing event of each exec backend (0: none failing)',
-    ['backend'],
-  );
-  private readonly voImages = this.gauge(
-    'vmicatcher_vo_images',
-    'Current images usable at each backend (cloud), by VO ("" for lists without a VO)',
-    ['backend', 'vo'],
-  );
-  private readonly voBytesHeld = this.gauge(
-    'vmicatcher_vo_bytes_held',
-    'Bytes of the images each backend holds for each VO (usable, hidden or staged)',
-    ['backend', 'vo'],
-  );
-  private readonly voBytesDelivered = this.gauge(
-    'vmicatcher_vo_delivered_bytes',
-    'Bytes of every image delivered to each backend for each VO, retired ones included',
-    ['backend', 'vo'],
-  );
-  private readonly downloadQueue = this.gauge(
-    'vmicatcher_download_queue',
-    'Wanted images not cached yet: waiting, and among them failing',
-    ['state'],
-  );
-  private readonly trustAnchors = this.gauge(
-    'vmicatcher_trust_anchors',
-    'CA certificates in the trust store',
-    [],
-  );
-  private readonly trustCrls = this.gauge('vmicatcher_trust_crls', 'CRLs in the trust store', []);
-  private readonly staleCrls = this.gauge('vmicatcher_trust_stale_crls', 'CRLs past their nextUpdate', []);
-  private readonly crlNextUpdate = this.gauge(
-    'vmicatcher_trust_crl_next_update_seconds',
-    'Seconds until the first CRL of the trust store goes stale (negative: already stale), labelled with its issuer',
-    ['issuer'],
-  );
-  private readonly trustUsable = this.gauge(
-    'vmicatcher_trust_store_usable',
-    '1 when the trust store can be read',
-    [],
-  );
-  private readonly health = this.gauge(
-    'vmicatcher_health_state',
-    'Health as the probe judges it with default thresholds: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN',
-    [],
-  );
+  /** Gauges set from the site status at each scrape (status-gauges.ts). */
+  private readonly statusGauges = statusGauges(this.registry);
 
   constructor() {
     new Gauge({
@@ -193,10 +97,6 @@ export class CatcherMetrics {
       registers: this.r,
     }).set({ version: VERSION }, 1);
     collectDefaultMetrics({ register: this.registry, prefix: 'vmicatcher_' });
-  }
-
-  private gauge<L extends string>(name: string, help: string, labelNames: L[]): Gauge<L> {
-    return new Gauge({ name, help, labelNames, registers: this.r });
   }
 
   get contentType(): string {
@@ -231,72 +131,7 @@ export class CatcherMetrics {
 
   /** Sets the gauges from a fresh status document (called at each scrape). */
   refresh(status: SiteStatus): void {
-    const now = new Date(status.now).getTime() / 1000;
-    for (const state of IMAGE_STATES) this.images.set({ state }, status.totals.images[state]);
-    for (const g of [
-      this.subscriptions,
-      this.listExpiry,
-      this.earliestExpiry,
-      this.lastSuccess,
-      this.oldestUpdate,
-    ])
-      g.reset();
-    for (const state of ['active', 'removing'] as const) {
-      this.subscriptions.set({ state }, status.subscriptions.filter((s) => s.state === state).length);
-    }
-    this.failingSubscriptions.set(status.totals.failingSubscriptions);
-    for (const s of status.subscriptions) {
-      if (s.expiresInSeconds !== null) this.listExpiry.set({ subscription: s.id }, s.expiresInSeconds);
-      if (s.lastSuccess !== null) this.lastSuccess.set({ subscription: s.id }, seconds(s.lastSuccess));
-    }
-    const { earliestExpiry, oldestUpdate } = status.totals;
-    if (earliestExpiry !== null)
-      this.earliestExpiry.set({ subscription: earliestExpiry.subscription }, earliestExpiry.inSeconds);
-    if (oldestUpdate !== null)
-      this.oldestUpdate.set({ subscription: oldestUpdate.subscription }, oldestUpdate.ageSeconds);
-    for (const g of [
-      this.deliveries,
-      this.deliveriesFailing,
-      this.outboxDepth,
-      this.outboxFailed,
-      this.outboxAge,
-    ])
-      g.reset();
-    for (const b of status.backends) {
-      if (b.deliveries !== null) {
-        for (const state of ['pending', 'delivered', 'deprecated', 'retired']) {
-          this.deliveries.set({ backend: b.name, state }, b.deliveries[state] ?? 0);
-        }
-        this.deliveriesFailing.set({ backend: b.name }, b.failing);
-      }
-      if (b.outbox !== null) {
-        this.outboxDepth.set({ backend: b.name }, b.outbox.pending);
-        this.outboxFailed.set({ backend: b.name }, b.outbox.failed);
-        const since = b.outbox.oldestFailingSince;
-        this.outboxAge.set({ backend: b.name }, since === null ? 0 : Math.max(0, now - seconds(since)));
-      }
-    }
-    for (const g of [this.voImages, this.voBytesHeld, this.voBytesDelivered]) g.reset();
-    for (const a of status.accounting) {
-      const labels = { backend: a.backend, vo: a.vo ?? '' };
-      this.voImages.set(labels, a.images);
-      this.voBytesHeld.set(labels, a.bytesHeld);
-      this.voBytesDelivered.set(labels, a.bytesDelivered);
-    }
-    this.downloadQueue.set({ state: 'waiting' }, status.totals.downloads.waiting);
-    this.downloadQueue.set({ state: 'failing' }, status.totals.downloads.failing);
-    const trust = status.trust.summary;
-    this.trustUsable.set(trust === null ? 0 : 1);
-    this.trustAnchors.set(trust?.anchors ?? 0);
-    this.trustCrls.set(trust?.crls.length ?? 0);
-    this.staleCrls.set(trust?.staleCrls ?? 0);
-    const next = (trust?.crls ?? [])
-      .filter((c): c is typeof c & { nextUpdate: string } => c.nextUpdate !== null)
-      .map((c) => ({ issuer: c.issuer, in: seconds(c.nextUpdate) - now }))
-      .sort((a, b) => a.in - b.in)[0];
-    this.crlNextUpdate.reset();
-    if (next !== undefined) this.crlNextUpdate.set({ issuer: next.issuer }, next.in);
-    this.health.set(PROBE_EXIT[status.health.status]);
+    this.statusGauges(status);
     this.cycleRunning.set(status.daemon?.cycleRunning === true ? 1 : 0);
   }
 

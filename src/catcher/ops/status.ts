@@ -7,7 +7,7 @@ import { summarizeTrustStore } from '../../shared/pki/truststore.js';
 import { VERSION } from '../../shared/version.js';
 import { applianceAvailability } from '../store/deliveries.js';
 import { outboxSummary } from '../store/outbox.js';
-import { appliancesOf } from '../store/images.js';
+import { appliancesOf } from '../store/appliances.js';
 import { listSubscriptions } from '../store/subscriptions.js';
 import { imageViews, subscriptionViews, type ImageState } from '../views.js';
 import type { CycleRecord } from './daemonstate.js';

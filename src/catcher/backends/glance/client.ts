@@ -1,12 +1,9 @@
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { DigestStream } from '../../../shared/digest.js';
-import { chunkReleaser } from '../../../shared/memory.js';
 import { VmiError } from '../../../shared/errors.js';
 import { failure, transportFailure, type Reply } from './errors.js';
 import type { GlanceAuth } from './auth.js';
 import { onceMore, type GlanceHttp, type Method } from './http.js';
+import { fileBody } from './upload-body.js';
 
 /**
  * The few OpenStack Image API v2 calls the backend needs (http.ts). Every failure becomes
@@ -51,7 +48,6 @@ interface CallOptions {
   upload?: boolean;
 }
 
-const READ_BUFFER = 256 * 1024;
 const PATCH_TYPE = 'application/openstack-images-v2.1-json-patch';
 const PAGE_SIZE = 200;
 
@@ -169,27 +165,9 @@ export class GlanceClient {
     file: string,
     signal?: AbortSignal,
   ): Promise<{ bytes: number; sha512: string }> {
-    const size = await stat(file).then(
-      (info) => info.size,
-      (err: unknown) => {
-        throw new VmiError('BACKEND_FAILED', `cannot read disk for Glance: ${(err as Error).message}`);
-      },
-    );
-    let digest = new DigestStream();
-    const body = (): Readable => {
-      digest = new DigestStream();
-      // 256 KiB reads: a chunk is sent before two young collections can promote it.
-      const source = createReadStream(file, { highWaterMark: READ_BUFFER });
-      const release = chunkReleaser(4 * READ_BUFFER);
-      source.on('data', (chunk) => release(chunk.length));
-      source.once('close', () => release.close());
-      source.on('error', (err) => digest.destroy(err));
-      // When the request gives up on the body, close the file too.
-      digest.on('close', () => source.destroy());
-      return source.pipe(digest);
-    };
+    const { size, body, sent } = await fileBody(file);
     await this.putData(id, body, size, signal);
-    return { bytes: digest.bytes, sha512: digest.hex() };
+    return sent();
   }
 
   /**
